@@ -1,0 +1,63 @@
+namespace CgFs.Accounting;
+
+/// <summary>One cgroup (kernel: struct cgroup). Fields are guarded by <see cref="Hierarchy.Sync"/>;
+/// read them only under that lock or through the hierarchy's snapshot methods.</summary>
+public sealed class Cgroup
+{
+    internal readonly Dictionary<string, Cgroup> ChildrenByName = new(StringComparer.Ordinal);
+    internal readonly ControllerState?[] States = new ControllerState?[ControllerNames.Ordered.Length];
+    internal readonly ulong[] Generations = new ulong[5];
+
+    internal Cgroup(Cgroup? parent, string name, long id)
+    {
+        Parent = parent;
+        Name = name;
+        Id = id;
+        Level = parent is null ? 0 : parent.Level + 1;
+        DomCgroup = this;
+    }
+
+    /// <summary>Unique for the life of the hierarchy; never reused.</summary>
+    public long Id { get; }
+    public string Name { get; }
+    /// <summary>Kept after removal so a dying cgroup still knows its ancestors (charges walk up).</summary>
+    public Cgroup? Parent { get; }
+    public int Level { get; }
+    public bool IsRoot => Parent is null;
+    public bool Removed { get; internal set; }
+
+    /// <summary>Owned by the presentation layer (like kernfs_node.priv); the engine never reads it.</summary>
+    public object? ViewState { get; set; }
+
+    internal Controllers SubtreeControl;
+    internal int MaxDepth = int.MaxValue;
+    internal int MaxDescendants = int.MaxValue;
+    internal int NrDescendants;
+    internal bool FreezeSelf;
+    internal int FrozenAncestors; // ancestors-or-self with FreezeSelf; > 0 means effectively frozen
+    internal long FreezeStartTicks;
+    internal long FrozenTicks;
+
+    /// <summary>The resource domain (kernel: dom_cgrp). A threaded cgroup points at its thread root.</summary>
+    internal Cgroup DomCgroup;
+    internal int NrThreadedChildren;
+
+    /// <summary>Tasks placed directly here: processes whose leader is here plus threads moved here on their own.</summary>
+    internal int OwnTasks;
+    internal int NrPopulatedChildren;
+
+    internal bool Threaded => !ReferenceEquals(DomCgroup, this);
+    internal bool Populated => OwnTasks > 0 || NrPopulatedChildren > 0;
+    internal bool Frozen => FrozenAncestors > 0;
+
+    internal ControllerState? State(Controllers c) => States[Index(c)];
+
+    internal static int Index(Controllers c) => c switch
+    {
+        Controllers.Rdma => 0,
+        Controllers.Misc => 1,
+        _ => throw new ArgumentOutOfRangeException(nameof(c)),
+    };
+
+    public override string ToString() => Parent is null ? "/" : Parent.IsRoot ? "/" + Name : Parent + "/" + Name;
+}

@@ -1,0 +1,30 @@
+namespace CgFs.Accounting;
+
+/// <summary>A controller's state in one cgroup (kernel: cgroup_subsys_state). It exists in the
+/// root always and in a child while the parent's subtree_control enables the controller. When
+/// the cgroup is removed or the controller disabled it goes offline but lives on (dying) while
+/// charges made against it are outstanding; those charges are always uncharged from it.</summary>
+public abstract class ControllerState
+{
+    protected ControllerState(Cgroup cgroup, ControllerState? parent)
+    {
+        Cgroup = cgroup;
+        Parent = parent;
+    }
+
+    public Cgroup Cgroup { get; }
+    /// <summary>The parent state: charges walk these links, which survive removal and disabling.</summary>
+    public ControllerState? Parent { get; }
+    public bool Online { get; internal set; } = true;
+    public abstract Controllers Controller { get; }
+
+    /// <summary>Whether anything is charged here or below (usage is hierarchical). A charge pins the
+    /// state it was made against, and in the kernel a child css pins its parent, so an offline state
+    /// is dying (not yet freed) exactly while this is true.</summary>
+    internal abstract bool HasUsageLocked { get; }
+
+    internal bool Dying => !Online && HasUsageLocked;
+
+    /// <summary>Called under the engine lock when the state goes offline (rmdir or -ctrl).</summary>
+    internal abstract void OfflineLocked();
+}

@@ -1,0 +1,217 @@
+using System.Diagnostics;
+
+namespace CgFs.Accounting;
+
+/// <summary>
+/// The cgroup v2 hierarchy and every controller's state: the engine. No I/O, no FUSE, no text.
+///
+/// Lock order (outermost first; never take an earlier lock while holding a later one):
+///   1. CgFs.Tree.CgroupFileSystem node table lock   (kernfs_rwsem)
+///   2. <see cref="Sync"/>, this engine's one lock     (cgroup_mutex, rdmacg_mutex, misc's atomics)
+///   3. CgFs.Tree.PollWaiters lock, a leaf             (kernfs_open_file_mutex)
+/// Methods whose name ends in <c>Locked</c> require <see cref="Sync"/> held. Changes to
+/// notifying files are collected under the lock and published through <see cref="Changed"/>
+/// after it is released, so subscribers may call back into the engine.
+/// </summary>
+public sealed partial class Hierarchy
+{
+    /// <summary>The engine lock.</summary>
+    public readonly object Sync = new();
+
+    private readonly List<Change> _pending = new();
+    private long _nextId = 1;
+
+    public Hierarchy()
+    {
+        Root = new Cgroup(null, "", _nextId++);
+        foreach (var c in ControllerNames.Ordered)
+            Root.States[Cgroup.Index(c)] = NewState(c, Root, null);
+        Rdma = new RdmaController(this);
+        Misc = new MiscController(this);
+    }
+
+    public Cgroup Root { get; }
+    public RdmaController Rdma { get; }
+    public MiscController Misc { get; }
+
+    /// <summary>Raised after the engine lock is released with the notifying files that changed.</summary>
+    public event Action<IReadOnlyList<Change>>? Changed;
+
+    /// <summary>Runs <paramref name="f"/> under the engine lock, then publishes what it changed.</summary>
+    public T Run<T>(Func<T> f)
+    {
+        T result;
+        Change[]? changes = null;
+        lock (Sync)
+        {
+            result = f();
+            if (_pending.Count > 0)
+            {
+                changes = _pending.ToArray();
+                _pending.Clear();
+            }
+        }
+        if (changes is not null)
+            Changed?.Invoke(changes);
+        return result;
+    }
+
+    internal void NotifyLocked(Cgroup c, Notifier file)
+    {
+        c.Generations[(int)file]++;
+        _pending.Add(new Change(c, file));
+    }
+
+    /// <summary>Change generation of a notifying file; a poller that read an older one sees POLLPRI.</summary>
+    public ulong GenerationLocked(Cgroup c, Notifier file) => c.Generations[(int)file];
+
+    public Cgroup? ChildLocked(Cgroup parent, string name) =>
+        parent.ChildrenByName.TryGetValue(name, out var child) ? child : null;
+
+    public Cgroup[] ChildrenLocked(Cgroup parent) => parent.ChildrenByName.Values.ToArray();
+
+    public ControllerState? StateLocked(Cgroup c, Controllers controller) => c.State(controller);
+
+    /// <summary>Nearest ancestor-or-self with state for the controller: where a process in
+    /// <paramref name="c"/> charges (kernel: task_get_css walking to the effective css).</summary>
+    public ControllerState EffectiveStateLocked(Cgroup c, Controllers controller)
+    {
+        for (var g = c; g is not null; g = g.Parent)
+            if (g.State(controller) is { } s)
+                return s;
+        throw new InvalidOperationException("the root always has state");
+    }
+
+    /// <summary>mkdir (kernel: cgroup_mkdir); checks in the kernel's order, spec core.md 4.1.</summary>
+    public Errno MkdirLocked(Cgroup parent, string name, out Cgroup? child)
+    {
+        child = null;
+        if (parent.Removed)
+            return Errno.ENOENT;
+        if (parent.ChildrenByName.ContainsKey(name))
+            return Errno.EEXIST;
+        if (name.Contains('\n'))
+            return Errno.EINVAL;
+        int level = 0;
+        for (var a = parent; a is not null; a = a.Parent, level++)
+            if (a.NrDescendants >= a.MaxDescendants || level >= a.MaxDepth)
+                return Errno.EAGAIN;
+
+        var c = new Cgroup(parent, name, _nextId++);
+        parent.ChildrenByName.Add(name, c);
+        for (var a = parent; a is not null; a = a.Parent)
+            a.NrDescendants++;
+        foreach (var ctrl in ControllerNames.Ordered)
+            if ((parent.SubtreeControl & ctrl) != 0)
+                c.States[Cgroup.Index(ctrl)] = NewState(ctrl, c, parent.State(ctrl));
+        c.FrozenAncestors = parent.FrozenAncestors;
+        if (c.Frozen)
+            c.FreezeStartTicks = Stopwatch.GetTimestamp();
+        child = c;
+        return Errno.Ok;
+    }
+
+    /// <summary>rmdir (kernel: cgroup_rmdir / cgroup_destroy_locked), spec core.md 4.2.</summary>
+    public Errno RmdirLocked(Cgroup c)
+    {
+        if (c.IsRoot)
+            return Errno.EBUSY;
+        if (c.Removed)
+            return Errno.ENOENT;
+        if (c.Populated)
+            return Errno.EBUSY;
+        if (c.ChildrenByName.Count > 0)
+            return Errno.EBUSY;
+
+        var parent = c.Parent!;
+        parent.ChildrenByName.Remove(c.Name);
+        c.Removed = true;
+        for (var a = parent; a is not null; a = a.Parent)
+            a.NrDescendants--;
+        if (c.Threaded)
+            parent.NrThreadedChildren--;
+        if (c.Frozen)
+            c.FrozenTicks += Stopwatch.GetTimestamp() - c.FreezeStartTicks;
+        foreach (var ctrl in ControllerNames.Ordered)
+            if (c.State(ctrl) is { } s)
+                OfflineLocked(s);
+        return Errno.Ok;
+    }
+
+    /// <summary>cgroup.max.depth / cgroup.max.descendants write; the value is already validated.</summary>
+    public Errno SetMaxDepthLocked(Cgroup c, int value)
+    {
+        if (c.Removed)
+            return Errno.ENOENT;
+        c.MaxDepth = value;
+        return Errno.Ok;
+    }
+
+    public Errno SetMaxDescendantsLocked(Cgroup c, int value)
+    {
+        if (c.Removed)
+            return Errno.ENOENT;
+        c.MaxDescendants = value;
+        return Errno.Ok;
+    }
+
+    /// <summary>cgroup.freeze write. Recorded only: processes are never stopped (spec core.md 8.8),
+    /// so a frozen-in-effect cgroup reports frozen at once.</summary>
+    public Errno SetFreezeLocked(Cgroup c, bool freeze)
+    {
+        if (c.Removed)
+            return Errno.ENOENT;
+        if (c.FreezeSelf == freeze)
+            return Errno.Ok;
+        c.FreezeSelf = freeze;
+        long now = Stopwatch.GetTimestamp();
+        ApplyFreezeLocked(c, freeze ? 1 : -1, now);
+        return Errno.Ok;
+    }
+
+    private void ApplyFreezeLocked(Cgroup c, int delta, long now)
+    {
+        bool was = c.Frozen;
+        c.FrozenAncestors += delta;
+        if (was != c.Frozen)
+        {
+            if (c.Frozen)
+                c.FreezeStartTicks = now;
+            else
+                c.FrozenTicks += now - c.FreezeStartTicks;
+            if (!c.IsRoot)
+                NotifyLocked(c, Notifier.CgroupEvents);
+        }
+        foreach (var child in c.ChildrenByName.Values)
+            ApplyFreezeLocked(child, delta, now);
+    }
+
+    private ControllerState NewState(Controllers c, Cgroup cgroup, ControllerState? parent) => c switch
+    {
+        Controllers.Rdma => new RdmaState(cgroup, parent),
+        Controllers.Misc => new MiscState(cgroup, parent),
+        _ => throw new ArgumentOutOfRangeException(nameof(c)),
+    };
+
+    /// <summary>Offline states that may still be dying; pruned when their usage is gone.</summary>
+    private readonly HashSet<ControllerState> _offlineStates = new();
+
+    private void OfflineLocked(ControllerState s)
+    {
+        s.Online = false;
+        s.OfflineLocked();
+        if (s.HasUsageLocked)
+            _offlineStates.Add(s);
+    }
+
+    /// <summary>Every state that can hold usage: online ones in the tree, and offline ones still charged.</summary>
+    internal IEnumerable<ControllerState> AllStatesLocked()
+    {
+        foreach (var g in SelfAndDescendants(Root))
+            foreach (var s in g.States)
+                if (s is not null)
+                    yield return s;
+        foreach (var s in _offlineStates)
+            yield return s;
+    }
+}

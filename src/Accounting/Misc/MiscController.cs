@@ -1,0 +1,188 @@
+namespace CgFs.Accounting;
+
+/// <summary>A successful misc charge, bound to the state it was charged to.</summary>
+public sealed class MiscCharge
+{
+    internal MiscCharge(MiscState state, MiscType type, ulong amount)
+    {
+        State = state;
+        Type = type;
+        Amount = amount;
+    }
+
+    public MiscState State { get; internal set; }
+    public MiscType Type { get; }
+    public ulong Amount { get; }
+    public bool Released { get; internal set; }
+}
+
+/// <summary>
+/// The misc controller (kernel/cgroup/misc.c): resource types with capacities, limits,
+/// try-charge with EBUSY/EINVAL, the level-by-level peak quirk, events attributed to the level
+/// whose limit was hit. All methods require <see cref="Hierarchy.Sync"/>.
+/// </summary>
+public sealed class MiscController(Hierarchy hierarchy)
+{
+    /// <summary>The kernel's static types, in its order; capacity 0 until configured.</summary>
+    public static readonly string[] KernelTypes = ["sev", "sev_es", "tdx"];
+
+    private readonly List<MiscType> _types = KernelTypes.Select(n => new MiscType(n, 0, false)).ToList();
+
+    public IReadOnlyList<MiscType> TypesLocked => _types;
+
+    public MiscType? FindLocked(string name) => _types.FirstOrDefault(t => t.Name == name);
+
+    /// <summary>Sets a capacity; an unknown name registers a new type at the end (extension).</summary>
+    public MiscType SetCapacityLocked(string name, ulong capacity, bool? follow = null)
+    {
+        var t = FindLocked(name);
+        if (t is null)
+            _types.Add(t = new MiscType(name, capacity, follow ?? false));
+        t.Capacity = capacity;
+        if (follow is { } f)
+            t.Follow = f;
+        return t;
+    }
+
+    /// <summary>Removes a type (extension): refused with EBUSY while any state uses it.</summary>
+    public Errno RemoveTypeLocked(MiscType t)
+    {
+        if (!t.Registered)
+            return Errno.EINVAL;
+        if (AllStates().Any(s => s.Peek(t) is { Usage: > 0 }))
+            return Errno.EBUSY;
+        foreach (var s in AllStates())
+            s.Values.Remove(t);
+        t.Registered = false;
+        _types.Remove(t);
+        return Errno.Ok;
+    }
+
+    /// <summary>misc.max write after parsing (checks 5–6 of spec misc.md 3).</summary>
+    public Errno SetMaxLocked(MiscState s, MiscType t, ulong max)
+    {
+        if (t.Capacity == 0)
+            return Errno.EINVAL;
+        s.Of(t).Max = max;
+        return Errno.Ok;
+    }
+
+    /// <summary>kernel: misc_cg_try_charge. Peaks rise level by level before the levels above are
+    /// checked (the peak quirk); the failing level is the lowest over its max or the capacity.</summary>
+    public Errno TryChargeLocked(MiscState c, MiscType t, ulong amount, out MiscCharge? charge)
+    {
+        charge = null;
+        if (!t.Registered || t.Capacity == 0)
+            return Errno.EINVAL;
+        if (amount == 0)
+            return Errno.Ok;
+        for (ControllerState? level = c; level is not null; level = level.Parent)
+        {
+            var v = ((MiscState)level).Of(t);
+            ulong next = v.Usage + amount;
+            bool overflow = next < v.Usage;
+            if (overflow || next > v.Max || next > t.Capacity)
+            {
+                RecordFailureLocked((MiscState)level, t);
+                for (ControllerState? undo = c; !ReferenceEquals(undo, level); undo = undo!.Parent)
+                    ((MiscState)undo!).Of(t).Usage -= amount;
+                return Errno.EBUSY;
+            }
+            v.Usage = next;
+            v.Peak = Math.Max(v.Peak, next);
+        }
+        charge = new MiscCharge(c, t, amount);
+        return Errno.Ok;
+    }
+
+    /// <summary>kernel: misc_cg_uncharge. Never fails, never goes below zero.</summary>
+    public void UnchargeLocked(MiscCharge charge)
+    {
+        if (charge.Released)
+            return;
+        charge.Released = true;
+        UnchargeUnitsLocked(charge.State, charge.Type, charge.Amount);
+    }
+
+    private static void UnchargeUnitsLocked(MiscState from, MiscType t, ulong amount)
+    {
+        for (ControllerState? level = from; level is not null; level = level.Parent)
+        {
+            var v = ((MiscState)level).Of(t);
+            v.Usage = v.Usage >= amount ? v.Usage - amount : 0;
+        }
+    }
+
+    /// <summary>Moves a follow-type charge to another state (extension): the can_attach veto
+    /// refuses with EBUSY if any level from the destination up to (not including) the common
+    /// ancestor would exceed its max or the capacity; nothing changes then.</summary>
+    public Errno TransferLocked(MiscCharge charge, MiscState to)
+    {
+        if (charge.Released || ReferenceEquals(charge.State, to))
+            return Errno.Ok;
+        var t = charge.Type;
+        var ancestors = new HashSet<ControllerState>();
+        for (ControllerState? l = charge.State; l is not null; l = l.Parent)
+            ancestors.Add(l);
+        for (ControllerState? l = to; l is not null && !ancestors.Contains(l); l = l.Parent)
+        {
+            var v = ((MiscState)l).Of(t);
+            ulong next = v.Usage + charge.Amount;
+            if (next < v.Usage || next > v.Max || next > t.Capacity)
+                return Errno.EBUSY;
+        }
+        UnchargeUnitsLocked(charge.State, t, charge.Amount);
+        for (ControllerState? l = to; l is not null; l = l.Parent)
+        {
+            var v = ((MiscState)l).Of(t);
+            v.Usage += charge.Amount;
+            v.Peak = Math.Max(v.Peak, v.Usage);
+        }
+        charge.State = to;
+        return Errno.Ok;
+    }
+
+    /// <summary>Shell shortcut (documented extension): signed delta to misc.current.</summary>
+    public Errno ApplyShortcutLocked(MiscState s, MiscType t, bool negative, ulong amount)
+    {
+        if (!negative)
+        {
+            var e = TryChargeLocked(s, t, amount, out var charge);
+            if (e == Errno.Ok && charge is not null)
+                s.Of(t).ShortcutHeld += amount;
+            return e;
+        }
+        var v = s.Peek(t);
+        if (amount == 0)
+            return Errno.Ok;
+        if (v is null || v.ShortcutHeld < amount)
+            return Errno.EINVAL;
+        v.ShortcutHeld -= amount;
+        UnchargeUnitsLocked(s, t, amount);
+        return Errno.Ok;
+    }
+
+    /// <summary>Events (spec misc.md 4.3): local at the failing level; hierarchical there and
+    /// above, never at the root, which has no events file.</summary>
+    private void RecordFailureLocked(MiscState at, MiscType t)
+    {
+        if (at.Cgroup.IsRoot)
+            return;
+        at.Of(t).EventsLocal++;
+        hierarchy.NotifyLocked(at.Cgroup, Notifier.MiscEventsLocal);
+        for (ControllerState? l = at; l is { Cgroup.IsRoot: false }; l = l.Parent)
+        {
+            ((MiscState)l).Of(t).Events++;
+            hierarchy.NotifyLocked(l.Cgroup, Notifier.MiscEvents);
+        }
+    }
+
+    public MiscRow[] RowsLocked(MiscState s) => _types.Select(t =>
+    {
+        var v = s.Peek(t);
+        return new MiscRow(t.Name, t.Capacity, v?.Max ?? ulong.MaxValue, v?.Usage ?? 0, v?.Peak ?? 0,
+            v?.Events ?? 0, v?.EventsLocal ?? 0);
+    }).ToArray();
+
+    private IEnumerable<MiscState> AllStates() => hierarchy.AllStatesLocked().OfType<MiscState>();
+}

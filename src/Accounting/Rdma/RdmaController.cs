@@ -1,0 +1,187 @@
+namespace CgFs.Accounting;
+
+/// <summary>A successful rdma charge. It remembers the state it was charged to, so it is always
+/// uncharged from there (spec rdma.md 5.2), wherever the process went since.</summary>
+public sealed class RdmaCharge
+{
+    internal RdmaCharge(RdmaState state, RdmaDevice device, RdmaResource resource, int amount)
+    {
+        State = state;
+        Device = device;
+        Resource = resource;
+        Amount = amount;
+    }
+
+    public RdmaState State { get; }
+    public RdmaDevice Device { get; }
+    public RdmaResource Resource { get; }
+    public int Amount { get; }
+    public bool Released { get; internal set; }
+}
+
+/// <summary>
+/// The rdma controller (kernel/cgroup/rdma.c, 7.2): the device registry, limits, the
+/// hierarchical try-charge with rollback, uncharge, peaks and the four event counters.
+/// All methods require <see cref="Hierarchy.Sync"/>.
+/// </summary>
+public sealed class RdmaController(Hierarchy hierarchy)
+{
+    private readonly List<RdmaDevice> _devices = new();
+
+    /// <summary>Registered devices in registration order.</summary>
+    public IReadOnlyList<RdmaDevice> DevicesLocked => _devices;
+
+    /// <summary>A write naming a device selects the first registered one with that name.</summary>
+    public RdmaDevice? FindLocked(string name) => _devices.FirstOrDefault(d => d.Name == name);
+
+    public RdmaDevice RegisterLocked(string name)
+    {
+        var d = new RdmaDevice(name);
+        _devices.Add(d);
+        return d;
+    }
+
+    /// <summary>Unregisters a device and discards all its pools. The kernel waits until the device's
+    /// resources are released (rdma.md 11.5); cgfs refuses with EBUSY instead and never drops a held charge.</summary>
+    public Errno UnregisterLocked(RdmaDevice d)
+    {
+        if (!d.Registered)
+            return Errno.ENODEV;
+        if (d.StatesWithPools.Any(s => s.Pools[d].Usage.Any(u => u != 0)))
+            return Errno.EBUSY;
+        foreach (var s in d.StatesWithPools)
+            s.Pools.Remove(d);
+        d.StatesWithPools.Clear();
+        d.Registered = false;
+        _devices.Remove(d);
+        return Errno.Ok;
+    }
+
+    /// <summary>rdma.max write after parsing: a partial update, null keeps a limit.</summary>
+    public void SetMaxLocked(RdmaState s, RdmaDevice d, int? handle, int? obj)
+    {
+        var pool = s.PoolLocked(d);
+        if (handle is { } h)
+            pool.Limit[0] = h;
+        if (obj is { } o)
+            pool.Limit[1] = o;
+        s.DiscardIfDefaultLocked(d);
+    }
+
+    /// <summary>Hierarchical try-charge (kernel: rdmacg_try_charge, 7.2): walks from the charged
+    /// state to the root, fails with EAGAIN at the first pool over its limit, rolls the walk back,
+    /// records events; raises peaks only after the whole walk succeeded.</summary>
+    public Errno TryChargeLocked(RdmaState c, RdmaDevice d, RdmaResource resource, int amount, out RdmaCharge? charge)
+    {
+        charge = null;
+        if (!d.Registered)
+            return Errno.ENODEV;
+        if (amount <= 0)
+            return Errno.EINVAL;
+        int r = (int)resource;
+        for (ControllerState? level = c; level is not null; level = level.Parent)
+        {
+            var s = (RdmaState)level;
+            var pool = s.PoolLocked(d);
+            if ((long)pool.Usage[r] + amount > pool.Limit[r])
+            {
+                RecordFailureLocked(c, s, d, r);
+                for (ControllerState? undo = c; !ReferenceEquals(undo, s); undo = undo!.Parent)
+                {
+                    var u = (RdmaState)undo!;
+                    u.Pools[d].Usage[r] -= amount;
+                    u.DiscardIfDefaultLocked(d);
+                }
+                s.DiscardIfDefaultLocked(d);
+                return Errno.EAGAIN;
+            }
+            pool.Usage[r] += amount;
+        }
+        for (ControllerState? level = c; level is not null; level = level.Parent)
+        {
+            var pool = ((RdmaState)level).Pools[d];
+            pool.Peak[r] = Math.Max(pool.Peak[r], pool.Usage[r]);
+        }
+        charge = new RdmaCharge(c, d, resource, amount);
+        return Errno.Ok;
+    }
+
+    /// <summary>Uncharges from the state that was charged, up to the root (kernel: rdmacg_uncharge_hierarchy).</summary>
+    public void UnchargeLocked(RdmaCharge charge)
+    {
+        if (charge.Released)
+            return;
+        charge.Released = true;
+        if (!charge.Device.Registered)
+            return;
+        int r = (int)charge.Resource;
+        for (ControllerState? level = charge.State; level is not null; level = level.Parent)
+        {
+            var s = (RdmaState)level;
+            if (s.Pools.TryGetValue(charge.Device, out var pool))
+            {
+                pool.Usage[r] = Math.Max(0, pool.Usage[r] - charge.Amount);
+                s.DiscardIfDefaultLocked(charge.Device);
+            }
+        }
+    }
+
+    /// <summary>Shell shortcut (documented extension): a signed delta written to rdma.current.
+    /// Positive charges like a process in that cgroup would; negative returns units that were
+    /// charged this way to this very cgroup, otherwise EINVAL.</summary>
+    public Errno ApplyShortcutLocked(RdmaState s, RdmaDevice d, RdmaResource resource, long delta)
+    {
+        int r = (int)resource;
+        if (delta > 0)
+        {
+            if (delta > int.MaxValue)
+                return Errno.EINVAL;
+            var e = TryChargeLocked(s, d, resource, (int)delta, out _);
+            if (e == Errno.Ok)
+                s.Pools[d].ShortcutHeld[r] += delta;
+            return e;
+        }
+        if (delta < 0)
+        {
+            long n = -delta;
+            if (!s.Pools.TryGetValue(d, out var pool) || pool.ShortcutHeld[r] < n)
+                return Errno.EINVAL;
+            pool.ShortcutHeld[r] -= n;
+            UnchargeLocked(new RdmaCharge(s, d, resource, (int)n));
+        }
+        return Errno.Ok;
+    }
+
+    /// <summary>Events (spec rdma.md 5.4): max at the over-limit level O, alloc_fail at the requester C;
+    /// hierarchical counters up to but not including the root.</summary>
+    private void RecordFailureLocked(RdmaState c, RdmaState o, RdmaDevice d, int r)
+    {
+        c.PoolLocked(d).LocalAllocFail[r]++;
+        hierarchy.NotifyLocked(c.Cgroup, Notifier.RdmaEventsLocal);
+        o.PoolLocked(d).LocalMax[r]++;
+        if (!ReferenceEquals(o, c))
+            hierarchy.NotifyLocked(o.Cgroup, Notifier.RdmaEventsLocal);
+        for (ControllerState? l = o; l is { Cgroup.IsRoot: false }; l = l.Parent)
+            ((RdmaState)l).PoolLocked(d).EventsMax[r]++;
+        for (ControllerState? l = c; l is { Cgroup.IsRoot: false }; l = l.Parent)
+        {
+            ((RdmaState)l).PoolLocked(d).EventsAllocFail[r]++;
+            hierarchy.NotifyLocked(l.Cgroup, Notifier.RdmaEvents);
+        }
+    }
+
+    /// <summary>One row per registered device, registration order, for the rdma.* renderers.</summary>
+    public RdmaRow[] RowsLocked(RdmaState s)
+    {
+        var rows = new RdmaRow[_devices.Count];
+        for (int i = 0; i < rows.Length; i++)
+        {
+            var d = _devices[i];
+            var p = s.Pools.GetValueOrDefault(d) ?? new RdmaPool();
+            rows[i] = new RdmaRow(d.Name, (int[])p.Limit.Clone(), (int[])p.Usage.Clone(), (int[])p.Peak.Clone(),
+                (ulong[])p.EventsMax.Clone(), (ulong[])p.EventsAllocFail.Clone(),
+                (ulong[])p.LocalMax.Clone(), (ulong[])p.LocalAllocFail.Clone());
+        }
+        return rows;
+    }
+}

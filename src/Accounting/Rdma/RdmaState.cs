@@ -1,0 +1,88 @@
+namespace CgFs.Accounting;
+
+/// <summary>The two rdma resources, in the kernel's order (index 0, 1).</summary>
+public enum RdmaResource { HcaHandle = 0, HcaObject = 1 }
+
+/// <summary>A registered RDMA device. Identity is the object, not the name: re-registering a
+/// name creates a new device at the end of the order (spec rdma.md 3).</summary>
+public sealed class RdmaDevice(string name)
+{
+    public string Name { get; internal set; } = name;
+    public bool Registered { get; internal set; } = true;
+    /// <summary>States that hold a pool for this device, so unregistering is O(pools).</summary>
+    internal readonly HashSet<RdmaState> StatesWithPools = new();
+}
+
+/// <summary>Per (state, device) values (kernel: struct rdmacg_resource_pool). 32-bit limits and
+/// usage as in the kernel; 64-bit event counters (7.2).</summary>
+internal sealed class RdmaPool
+{
+    public const int Max = int.MaxValue;
+    public readonly int[] Limit = [Max, Max];
+    public readonly int[] Usage = new int[2];
+    public readonly int[] Peak = new int[2];
+    public readonly ulong[] EventsMax = new ulong[2];
+    public readonly ulong[] EventsAllocFail = new ulong[2];
+    public readonly ulong[] LocalMax = new ulong[2];
+    public readonly ulong[] LocalAllocFail = new ulong[2];
+    /// <summary>Units charged through the rdma.current shortcut to this very state.</summary>
+    public readonly long[] ShortcutHeld = new long[2];
+
+    /// <summary>Discarding it would change nothing visible (spec rdma.md 1, 7.2 rule).</summary>
+    public bool IsDefault
+    {
+        get
+        {
+            for (int r = 0; r < 2; r++)
+                if (Limit[r] != Max || Usage[r] != 0 || Peak[r] != 0 || EventsMax[r] != 0 ||
+                    EventsAllocFail[r] != 0 || LocalMax[r] != 0 || LocalAllocFail[r] != 0 || ShortcutHeld[r] != 0)
+                    return false;
+            return true;
+        }
+    }
+}
+
+/// <summary>rdma state of one cgroup (kernel: struct rdma_cgroup): pools created lazily.</summary>
+public sealed class RdmaState(Cgroup cgroup, ControllerState? parent) : ControllerState(cgroup, parent)
+{
+    internal readonly Dictionary<RdmaDevice, RdmaPool> Pools = new();
+
+    public override Controllers Controller => Controllers.Rdma;
+
+    internal override bool HasUsageLocked => Pools.Values.Any(p => p.Usage[0] != 0 || p.Usage[1] != 0);
+
+    internal RdmaPool PoolLocked(RdmaDevice d)
+    {
+        if (!Pools.TryGetValue(d, out var pool))
+        {
+            pool = new RdmaPool();
+            Pools.Add(d, pool);
+            d.StatesWithPools.Add(this);
+        }
+        return pool;
+    }
+
+    internal void DiscardIfDefaultLocked(RdmaDevice d)
+    {
+        if (Pools.TryGetValue(d, out var pool) && pool.IsDefault)
+        {
+            Pools.Remove(d);
+            d.StatesWithPools.Remove(this);
+        }
+    }
+
+    /// <summary>Going offline resets every limit to max (kernel: rdmacg_css_offline).</summary>
+    internal override void OfflineLocked()
+    {
+        foreach (var (d, pool) in Pools.ToArray())
+        {
+            pool.Limit[0] = pool.Limit[1] = RdmaPool.Max;
+            DiscardIfDefaultLocked(d);
+        }
+    }
+}
+
+/// <summary>What an rdma file shows for one device: values for hca_handle and hca_object.</summary>
+public readonly record struct RdmaRow(
+    string Device, int[] Max, int[] Current, int[] Peak, ulong[] EventsMax, ulong[] EventsAllocFail,
+    ulong[] LocalMax, ulong[] LocalAllocFail);

@@ -1,0 +1,93 @@
+using CgFs.Accounting;
+using Sprache;
+
+namespace CgFs.Parsing;
+
+/// <summary>cgroup.subtree_control write: controllers to enable and to disable (last mention wins).</summary>
+public readonly record struct SubtreeControlCommand(Controllers Enable, Controllers Disable);
+
+/// <summary>Write grammars of the core cgroup.* files (spec core.md 3), in the kernel's check order.</summary>
+public static class CoreGrammar
+{
+    private static readonly Parser<Controllers> ControllerName =
+        Parse.String("rdma").Return(Controllers.Rdma).Or(Parse.String("misc").Return(Controllers.Misc));
+
+    /// <summary>One token: '+' or '-' then exactly a known controller name.</summary>
+    private static readonly Parser<(bool Enable, Controllers Controller)> SubtreeToken =
+        from op in Parse.Chars('+', '-')
+        from c in ControllerName
+        from end in Parse.AnyChar.Not()
+        select (op == '+', c);
+
+    /// <summary>Tokens are separated by the space character only; runs of spaces are skipped, so
+    /// tabs and newlines inside make a token invalid (spec core.md 3.2).</summary>
+    public static Parsed<SubtreeControlCommand> SubtreeControl(string buffer)
+    {
+        Controllers enable = Controllers.None, disable = Controllers.None;
+        foreach (var token in KernelText.Strip(buffer).Split(' '))
+        {
+            if (token.Length == 0)
+                continue;
+            var r = SubtreeToken.TryParse(token);
+            if (!r.WasSuccessful)
+                return Parsed<SubtreeControlCommand>.Fail(Errno.EINVAL);
+            var (on, c) = r.Value;
+            if (on)
+            {
+                enable |= c;
+                disable &= ~c;
+            }
+            else
+            {
+                disable |= c;
+                enable &= ~c;
+            }
+        }
+        return Parsed<SubtreeControlCommand>.Of(new SubtreeControlCommand(enable, disable));
+    }
+
+    /// <summary>cgroup.procs / cgroup.threads: every parse failure and negative value is EINVAL.</summary>
+    public static Parsed<int> Pid(string buffer)
+    {
+        var n = KernelText.KInt(KernelText.Strip(buffer));
+        return n.Ok && n.Value >= 0 ? n : Parsed<int>.Fail(Errno.EINVAL);
+    }
+
+    private static readonly Parser<string> MaxWord = Parse.String("max").Text().End();
+
+    /// <summary>cgroup.max.depth / cgroup.max.descendants: "max" or KINT; negative → ERANGE.</summary>
+    public static Parsed<int> HierarchyLimit(string buffer)
+    {
+        var s = KernelText.Strip(buffer);
+        if (MaxWord.TryParse(s).WasSuccessful)
+            return Parsed<int>.Of(int.MaxValue);
+        var n = KernelText.KInt(s);
+        if (!n.Ok)
+            return n;
+        return n.Value < 0 ? Parsed<int>.Fail(Errno.ERANGE) : n;
+    }
+
+    /// <summary>cgroup.freeze: KINT, then anything but 0 or 1 → ERANGE.</summary>
+    public static Parsed<bool> Freeze(string buffer)
+    {
+        var n = KernelText.KInt(KernelText.Strip(buffer));
+        if (!n.Ok)
+            return Parsed<bool>.Fail(n.Error);
+        return n.Value is 0 or 1 ? Parsed<bool>.Of(n.Value == 1) : Parsed<bool>.Fail(Errno.ERANGE);
+    }
+
+    /// <summary>cgroup.kill: KINT, then anything but 1 → ERANGE.</summary>
+    public static Errno Kill(string buffer)
+    {
+        var n = KernelText.KInt(KernelText.Strip(buffer));
+        if (!n.Ok)
+            return n.Error;
+        return n.Value == 1 ? Errno.Ok : Errno.ERANGE;
+    }
+
+    private static readonly Parser<string> ThreadedWord = Parse.String("threaded").Text().End();
+
+    /// <summary>cgroup.type: only "threaded" is accepted.</summary>
+    public static Errno Type(string buffer) =>
+        ThreadedWord.TryParse(KernelText.Strip(buffer)).WasSuccessful ? Errno.Ok : Errno.EINVAL;
+}

@@ -1,0 +1,100 @@
+using CgFs.Accounting;
+using Sprache;
+
+namespace CgFs.Parsing;
+
+/// <summary>rdma.max write: one device, new limits for the resources mentioned (null = unchanged).</summary>
+public readonly record struct RdmaMaxCommand(string Device, int? HcaHandle, int? HcaObject);
+
+/// <summary>rdma.current shortcut write (documented extension): signed deltas per resource.</summary>
+public readonly record struct RdmaDeltaCommand(string Device, long HcaHandle, long HcaObject);
+
+/// <summary>The 7.2 rdma.max grammar (spec rdma.md 4.1, 11.1) and the rdma.current shortcut.</summary>
+public static class RdmaGrammar
+{
+    /// <summary>The kernel copies a value into a 24-byte buffer first; 24 characters or more are EINVAL.</summary>
+    private const int MaxValueLength = 23;
+
+    private static readonly Parser<RdmaResource> Key =
+        Parse.String("hca_handle=").Return(RdmaResource.HcaHandle)
+            .Or(Parse.String("hca_object=").Return(RdmaResource.HcaObject));
+
+    /// <summary>The kernel's %d token: optional '-', base-0 digits wrapping modulo 2^64, nothing after.
+    /// A bare '-' is 0 (quirk kept from the kernel).</summary>
+    private static readonly Parser<long?> Number =
+        from minus in Parse.Char('-').Optional()
+        from digits in KernelText.Digits.Optional()
+        from end in Parse.AnyChar.Not()
+        select !minus.IsDefined && !digits.IsDefined
+            ? null
+            : (long?)unchecked((long)(minus.IsDefined ? 0UL - Wrap(digits) : Wrap(digits)));
+
+    private static ulong Wrap(IOption<(int Radix, string Digits)> d) =>
+        d.IsDefined ? KernelText.Accumulate(d.Get().Radix, d.Get().Digits).Value : 0;
+
+    private static readonly Parser<int?> Limit =
+        Parse.String("max").End().Return((int?)int.MaxValue)
+            .Or(Number.Select(n => n is >= 0 and <= int.MaxValue ? (int?)n : null));
+
+    private static readonly Parser<(RdmaResource Key, string Value)> Token =
+        from k in Key
+        from v in Parse.AnyChar.Many().Text()
+        select (k, v);
+
+    /// <summary>Splits STRIP(buffer) into the device name (up to the first space) and tokens split
+    /// on space, tab and newline.</summary>
+    private static (string Device, string[] Tokens) Split(string buffer)
+    {
+        var s = KernelText.Strip(buffer);
+        int sp = s.IndexOf(' ');
+        if (sp < 0)
+            return (s, []);
+        return (s[..sp], s[(sp + 1)..].Split([' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    /// <summary>Every token is validated before the device is looked up (the caller does the lookup
+    /// and answers ENODEV, also for an empty name).</summary>
+    public static Parsed<RdmaMaxCommand> Max(string buffer)
+    {
+        var (device, tokens) = Split(buffer);
+        int?[] limits = new int?[2];
+        foreach (var t in tokens)
+        {
+            var tok = Token.TryParse(t);
+            if (!tok.WasSuccessful || tok.Value.Value.Length > MaxValueLength)
+                return Parsed<RdmaMaxCommand>.Fail(Errno.EINVAL);
+            var limit = Limit.TryParse(tok.Value.Value);
+            if (!limit.WasSuccessful || limit.Value is null)
+                return Parsed<RdmaMaxCommand>.Fail(Errno.EINVAL);
+            limits[(int)tok.Value.Key] = limit.Value;
+        }
+        return Parsed<RdmaMaxCommand>.Of(new RdmaMaxCommand(device, limits[0], limits[1]));
+    }
+
+    private static readonly Parser<long?> Delta =
+        from sign in Parse.Chars('+', '-')
+        from digits in KernelText.Digits
+        from end in Parse.AnyChar.Not()
+        let v = KernelText.Accumulate(digits.Radix, digits.Digits)
+        select v.Overflow || v.Value > int.MaxValue ? null : (long?)(sign == '-' ? -(long)v.Value : (long)v.Value);
+
+    /// <summary>"DEV hca_handle=+N hca_object=-M": explicit signs, same layout as rdma.max.</summary>
+    public static Parsed<RdmaDeltaCommand> CurrentDelta(string buffer)
+    {
+        var (device, tokens) = Split(buffer);
+        long[] deltas = new long[2];
+        if (tokens.Length == 0)
+            return Parsed<RdmaDeltaCommand>.Fail(Errno.EINVAL);
+        foreach (var t in tokens)
+        {
+            var tok = Token.TryParse(t);
+            if (!tok.WasSuccessful || tok.Value.Value.Length > MaxValueLength)
+                return Parsed<RdmaDeltaCommand>.Fail(Errno.EINVAL);
+            var d = Delta.TryParse(tok.Value.Value);
+            if (!d.WasSuccessful || d.Value is null)
+                return Parsed<RdmaDeltaCommand>.Fail(Errno.EINVAL);
+            deltas[(int)tok.Value.Key] = d.Value.Value;
+        }
+        return Parsed<RdmaDeltaCommand>.Of(new RdmaDeltaCommand(device, deltas[0], deltas[1]));
+    }
+}

@@ -197,3 +197,18 @@ public sealed partial class Hierarchy
         }
     }
 }
+
+public sealed partial class Hierarchy
+{
+    public Controllers SubtreeControlLocked(Cgroup c) => c.SubtreeControl;
+    public int MaxDepthLocked(Cgroup c) => c.MaxDepth;
+    public int MaxDescendantsLocked(Cgroup c) => c.MaxDescendants;
+    public bool FreezeSelfLocked(Cgroup c) => c.FreezeSelf;
+    public (bool Populated, bool Frozen) EventsLocked(Cgroup c) => (c.Populated, c.Frozen);
+
+    public long FrozenUsecLocked(Cgroup c)
+    {
+        long ticks = c.FrozenTicks + (c.Frozen && !c.Removed ? Stopwatch.GetTimestamp() - c.FreezeStartTicks : 0);
+        return ticks * 1_000_000 / Stopwatch.Frequency;
+    }
+}

@@ -1,0 +1,235 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using CgFs.Accounting;
+using CgFs.Fuse;
+using CgFs.Host;
+using CgFs.Parsing;
+using CgFs.Tree;
+
+namespace CgFs.Cli;
+
+/// <summary>
+/// cgfs mount: builds the engine from options, mounts, serves until unmounted. Without -f it
+/// re-executes itself in the background (a .NET process cannot fork safely) and returns 0 only
+/// once the mount answers.
+/// </summary>
+public static class MountCommand
+{
+    public const string Usage = """
+        Usage: cgfs mount MOUNTPOINT [options]
+
+          -f                       stay in the foreground (Ctrl-C or SIGTERM unmounts)
+          -o OPT[,OPT...]          extra FUSE mount options (e.g. allow_other)
+          --rdma-device NAME       register an RDMA device (repeatable; registration order)
+          --misc NAME=CAP[,follow] set a misc capacity; unknown names register a new type
+                                   (repeatable; "follow": charges move with their process)
+          --config FILE            read devices and misc types from FILE (see README)
+          --threads N              FUSE reader threads (default 2)
+          --log FILE               append diagnostics to FILE (daemon mode; default: none)
+
+        With no --rdma-device, --misc or --config, an embedded default is used:
+        rdma devices mlx5_0, mlx5_1; misc sev=509, sev_es=16.
+        """;
+
+    private const string DaemonEnv = "CGFS_DAEMONIZED";
+
+    private sealed record Options(string MountPoint, bool Foreground, List<string> FuseOptions, List<ConfigEntry> Entries, int Threads, string? Log);
+
+    public static int Run(string[] args)
+    {
+        if (args.Any(a => a is "-h" or "--help"))
+        {
+            Console.WriteLine(Usage);
+            return 0;
+        }
+        var o = Parse(args);
+        if (!Directory.Exists(o.MountPoint))
+            throw new CliException($"mount point {o.MountPoint} does not exist");
+        if (o.Foreground)
+            return Serve(o);
+        return Daemonize(args, o);
+    }
+
+    private static Options Parse(string[] args)
+    {
+        string? mountPoint = null, log = null;
+        bool foreground = false, explicitConfig = false;
+        int threads = 2;
+        var fuseOptions = new List<string>();
+        var entries = new List<ConfigEntry>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new CliException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "-f":
+                    foreground = true;
+                    break;
+                case "-o":
+                    fuseOptions.AddRange(Next().Split(',', StringSplitOptions.RemoveEmptyEntries));
+                    break;
+                case "--rdma-device":
+                    entries.Add(new RdmaDeviceEntry(Next()));
+                    explicitConfig = true;
+                    break;
+                case "--misc":
+                    var m = ConfigGrammar.MiscOption(Next());
+                    entries.Add(m.Ok ? m.Value : throw new CliException($"--misc expects NAME=CAPACITY[,follow], got '{args[i]}'"));
+                    explicitConfig = true;
+                    break;
+                case "--config":
+                    var path = Next();
+                    if (!File.Exists(path))
+                        throw new CliException($"config file {path} not found");
+                    var (parsed, error) = ConfigGrammar.File(File.ReadAllText(path));
+                    if (error is not null)
+                        throw new CliException($"{path}: {error}");
+                    entries.AddRange(parsed);
+                    explicitConfig = true;
+                    break;
+                case "--threads":
+                    threads = int.TryParse(Next(), out int t) && t is > 0 and <= 64 ? t : throw new CliException("--threads expects 1..64");
+                    break;
+                case "--log":
+                    log = Next();
+                    break;
+                default:
+                    if (args[i].StartsWith('-') || mountPoint is not null)
+                        throw new CliException($"unexpected argument '{args[i]}'\n\n{Usage}");
+                    mountPoint = args[i];
+                    break;
+            }
+        }
+        if (mountPoint is null)
+            throw new CliException($"missing MOUNTPOINT\n\n{Usage}");
+        if (!explicitConfig)
+            entries.AddRange([new RdmaDeviceEntry("mlx5_0"), new RdmaDeviceEntry("mlx5_1"), new MiscEntry("sev", 509, false), new MiscEntry("sev_es", 16, false)]);
+        return new Options(Path.GetFullPath(mountPoint), foreground, fuseOptions, entries, threads, log);
+    }
+
+    /// <summary>Re-executes with -f in a new session and waits (bounded) until the mount answers.</summary>
+    private static int Daemonize(string[] args, Options o)
+    {
+        var psi = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
+        psi.ArgumentList.Add("mount");
+        foreach (var a in args)
+            psi.ArgumentList.Add(a);
+        psi.ArgumentList.Add("-f");
+        psi.Environment[DaemonEnv] = "1";
+        using var child = Process.Start(psi) ?? throw new CliException("cannot start the daemon");
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            if (child.HasExited)
+                return Program.Fail($"daemon exited with status {child.ExitCode} before mounting {o.MountPoint}");
+            if (Mounter.IsMounted(o.MountPoint) && Answers(o.MountPoint))
+                return 0;
+            Thread.Sleep(10);
+        }
+        return Program.Fail($"mount of {o.MountPoint} did not become ready within 20 s");
+    }
+
+    private static bool Answers(string mountPoint)
+    {
+        try
+        {
+            return File.Exists(Path.Combine(mountPoint, "cgroup.procs"));
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static int Serve(Options o)
+    {
+        Action<string> log = MakeLog(o);
+        var engine = new Hierarchy();
+        engine.Run(() =>
+        {
+            foreach (var e in o.Entries)
+            {
+                if (e is RdmaDeviceEntry d)
+                    engine.Rdma.RegisterLocked(ToKernel(d.Name));
+                else if (e is MiscEntry m)
+                    engine.Misc.SetCapacityLocked(ToKernel(m.Name), m.Capacity, m.Follow ? true : null);
+            }
+            return 0;
+        });
+        var processes = new Processes(engine, log);
+        using var events = ProcessEvents.TryStart(engine, log);
+        processes.ForkEventsAvailable = events is not null;
+        var fs = new CgroupFileSystem(engine, processes, log);
+
+        Mounter.Mounted mounted;
+        try
+        {
+            mounted = Mounter.Mount(o.MountPoint, o.FuseOptions);
+        }
+        catch (IOException e)
+        {
+            return Program.Fail(e.Message);
+        }
+        var session = new Session(mounted.Fd, fs, log);
+        fs.Waiters.Notifier = session;
+
+        void Stop(PosixSignalContext ctx)
+        {
+            ctx.Cancel = true;
+            Mounter.Unmount(mounted.MountPoint);
+        }
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Stop);
+        // Exit detection safety net: the connector can drop events (ENOBUFS) or be unavailable.
+        using var reaper = new Timer(_ => SafeRefresh(processes, log), null, 1000, 1000);
+
+        session.Run(o.Threads);
+        Interop.Sys.Close(mounted.Fd);
+        if (mounted.CommFd >= 0)
+            Interop.Sys.Close(mounted.CommFd);
+        return 0;
+    }
+
+    private static void SafeRefresh(Processes processes, Action<string> log)
+    {
+        try
+        {
+            processes.Refresh();
+        }
+        catch (Exception e)
+        {
+            log($"refresh failed: {e.Message}");
+        }
+    }
+
+    /// <summary>Names from argv are UTF-8; cgfs compares bytes (Latin-1 strings) like the kernel.</summary>
+    private static string ToKernel(string s) => KernelText.Bytes.GetString(System.Text.Encoding.UTF8.GetBytes(s));
+
+    /// <summary>In daemon mode: a new session, stdio detached (to the log file if given).</summary>
+    private static Action<string> MakeLog(Options o)
+    {
+        bool daemon = Environment.GetEnvironmentVariable(DaemonEnv) == "1";
+        if (daemon)
+        {
+            Interop.Sys.SetSid();
+            int fd = o.Log is not null
+                ? Interop.Sys.OpenMode(o.Log, Interop.Sys.O_WRONLY | Interop.Sys.O_CREAT | Interop.Sys.O_APPEND, 0x1a4)
+                : Interop.Sys.Open("/dev/null", Interop.Sys.O_RDWR);
+            int devnull = Interop.Sys.Open("/dev/null", Interop.Sys.O_RDWR);
+            if (devnull >= 0)
+                Interop.Sys.Dup2(devnull, 0);
+            if (fd >= 0)
+            {
+                Interop.Sys.Dup2(fd, 1);
+                Interop.Sys.Dup2(fd, 2);
+            }
+        }
+        var gate = new object();
+        return message =>
+        {
+            lock (gate)
+                Console.Error.WriteLine($"{DateTime.UtcNow:O} cgfs[{Environment.ProcessId}]: {message}");
+        };
+    }
+}

@@ -1,0 +1,69 @@
+namespace CgFs.Cli;
+
+/// <summary>The cgfs command line: one subcommand per verb, each with --help.</summary>
+public static class Program
+{
+    public const string Usage = """
+        cgfs — a user-space cgroup v2 filesystem with the rdma and misc controllers
+
+        Usage:
+          cgfs mount MOUNTPOINT [-f] [-o OPTIONS] [--rdma-device NAME]... [--misc NAME=CAP[,follow]]...
+                     [--config FILE] [--log FILE]
+          cgfs unmount MOUNTPOINT
+          cgfs COMMAND --help
+
+        Commands:
+          mount     mount a cgfs at MOUNTPOINT (daemonizes unless -f)
+          unmount   unmount a cgfs (same as fusermount3 -u)
+        """;
+
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        try
+        {
+            return args[0] switch
+            {
+                "mount" => MountCommand.Run(args[1..]),
+                "unmount" or "umount" => UnmountCommand.Run(args[1..]),
+                _ => Fail($"unknown command '{args[0]}'\n\n{Usage}"),
+            };
+        }
+        catch (CliException e)
+        {
+            return Fail(e.Message);
+        }
+    }
+
+    public static int Fail(string message)
+    {
+        Console.Error.WriteLine($"cgfs: {message}");
+        return 2;
+    }
+}
+
+/// <summary>A usage or configuration error, reported as one line and exit status 2.</summary>
+public sealed class CliException(string message) : Exception(message);
+
+public static class UnmountCommand
+{
+    public const string Usage = """
+        Usage: cgfs unmount MOUNTPOINT
+
+        Detach-unmounts a cgfs mount; its daemon then exits.
+        """;
+
+    public static int Run(string[] args)
+    {
+        if (args.Length != 1 || args[0] is "-h" or "--help")
+        {
+            Console.WriteLine(Usage);
+            return args.Length == 1 ? 0 : 2;
+        }
+        return Fuse.Mounter.Unmount(args[0]) ? 0 : Program.Fail($"cannot unmount {args[0]}");
+    }
+}

@@ -1,0 +1,43 @@
+using CgFs.Accounting;
+using CgFs.Fuse;
+
+namespace CgFs.Tree;
+
+/// <summary>
+/// Kernel poll handles waiting on notifying files. FUSE poll handles are one-shot: after a
+/// wake-up the kernel polls again and re-registers. This lock is a leaf of the lock order.
+/// </summary>
+public sealed class PollWaiters
+{
+    private readonly object _lock = new();
+    private readonly Dictionary<(Cgroup, Notifier), HashSet<ulong>> _waiters = new();
+
+    public IFuseNotifier? Notifier { get; set; }
+
+    public void Add(Cgroup c, Notifier file, ulong kh)
+    {
+        lock (_lock)
+        {
+            if (!_waiters.TryGetValue((c, file), out var set))
+                _waiters[(c, file)] = set = new HashSet<ulong>();
+            set.Add(kh);
+        }
+    }
+
+    /// <summary>Wakes the waiters of the changed files (called after the engine lock is released).</summary>
+    public void Wake(IEnumerable<Change> changes)
+    {
+        var wake = new List<ulong>();
+        lock (_lock)
+        {
+            foreach (var ch in changes)
+                if (_waiters.Remove((ch.Cgroup, ch.File), out var set))
+                    wake.AddRange(set);
+        }
+        foreach (var kh in wake)
+            Notifier?.NotifyPoll(kh);
+    }
+
+    /// <summary>A removed cgroup: every waiter on it must wake and see POLLERR.</summary>
+    public void WakeAll(Cgroup c) => Wake(Enum.GetValues<Notifier>().Select(n => new Change(c, n)));
+}

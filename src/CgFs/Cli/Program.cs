@@ -10,11 +10,13 @@ public static class Program
           cgfs mount MOUNTPOINT [-f] [-o OPTIONS] [--rdma-device NAME]... [--misc NAME=CAP[,follow]]...
                      [--config FILE] [--log FILE]
           cgfs unmount MOUNTPOINT
+          cgfs poll FILE [--timeout MS]
           cgfs COMMAND --help
 
         Commands:
           mount     mount a cgfs at MOUNTPOINT (daemonizes unless -f)
           unmount   unmount a cgfs (same as fusermount3 -u)
+          poll      wait until a notifying file (cgroup.events, *.events) changes
         """;
 
     public static int Main(string[] args)
@@ -30,6 +32,7 @@ public static class Program
             {
                 "mount" => MountCommand.Run(args[1..]),
                 "unmount" or "umount" => UnmountCommand.Run(args[1..]),
+                "poll" => PollCommand.Run(args[1..]),
                 _ => Fail($"unknown command '{args[0]}'\n\n{Usage}"),
             };
         }

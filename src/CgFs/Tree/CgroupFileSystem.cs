@@ -203,7 +203,7 @@ public sealed class CgroupFileSystem : IFuseFileSystem
     }
 
     public int CreateNode(in Caller c, ulong parent, string name, Opcode op) =>
-        op is Opcode.Symlink or Opcode.Link ? (int)Errno.EPERM : (int)Errno.EACCES;
+        op is Opcode.Create ? (int)Errno.EACCES : (int)Errno.EPERM;
 
     public int Unlink(in Caller c, ulong parent, string name)
     {

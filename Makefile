@@ -1,0 +1,37 @@
+# cgfs — build, run and test. `make run` and `make test` work on a fresh Debian machine with
+# the .NET SDK: they install what is missing (Debian's fuse3 for fusermount3) first.
+
+DOTNET        ?= dotnet
+CONFIGURATION ?= Release
+OUT           := out
+MNT           ?= ./mnt
+SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build run test unit bench stress clean
+
+all: build
+
+## deps: install fusermount3 (Debian package fuse3) if it is missing
+deps:
+	@command -v fusermount3 >/dev/null 2>&1 || { \
+	  echo "installing fuse3 (fusermount3)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fuse3 >/dev/null; }
+	@[ -e /dev/fuse ] || { echo "error: /dev/fuse is missing (load the fuse module or run a privileged container)"; exit 1; }
+
+## build: produce out/cgfs
+build: deps
+	$(DOTNET) publish src/CgFs/CgFs.csproj -c $(CONFIGURATION) -o $(OUT) --nologo -v quiet
+
+## run: mount at ./mnt with the embedded default devices and resources; Ctrl-C unmounts
+run: build
+	@mkdir -p $(MNT)
+	@echo "cgfs mounted at $(MNT) — Ctrl-C to unmount"
+	@$(OUT)/cgfs mount $(MNT) -f
+
+## test: every test, including the ones that mount a real cgfs and drive it with bash
+test: build
+	$(DOTNET) test tests/CgFs.Tests/CgFs.Tests.csproj -c $(CONFIGURATION) --nologo \
+	  --results-directory TestResults --logger "trx;LogFileName=cgfs.trx" --logger "console;verbosity=normal"
+
+clean:
+	rm -rf $(OUT) TestResults src/*/bin src/*/obj tests/*/bin tests/*/obj

@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using System.Text;
+using CgFs.Accounting;
+
+namespace CgFs.Tests.Integration;
+
+/// <summary>
+/// A directory tree driven with real tools: either a fresh cgfs mounted in a temporary
+/// directory (<see cref="Mount"/>) or a scratch child of the kernel's own cgroup2
+/// (<see cref="KernelScratch"/>), so the same checks can run against both.
+/// </summary>
+public abstract class Tree : IDisposable
+{
+    /// <summary>Where the test's cgroups live (the mount root for cgfs, a scratch cgroup for the kernel).</summary>
+    public abstract string Base { get; }
+
+    public string P(string relative) => Path.Combine(Base, relative);
+
+    public ShResult Sh(string script, IDictionary<string, string>? env = null, int timeoutMs = 30_000) =>
+        Shell.Run(script, Base, env, timeoutMs);
+
+    /// <summary>Writes <paramref name="data"/> with one write(2) (printf builtin, flushed once) through a shell redirect.</summary>
+    public Errno Write(string file, string data) =>
+        Sh("printf '%s' \"$DATA\" > \"$F\"", new Dictionary<string, string> { ["DATA"] = data, ["F"] = P(file) }).Errno;
+
+    /// <summary>Writes exactly these bytes with a single write(2) (dd with a large block).</summary>
+    public Errno WriteBytes(string file, int count, char fill = '1') =>
+        Sh($"head -c {count} /dev/zero | tr '\\0' '{fill}' | dd of=\"$F\" bs=65536 iflag=fullblock status=none",
+            new Dictionary<string, string> { ["F"] = P(file) }).Errno;
+
+    /// <summary>The file's bytes as cat prints them (Latin-1), or throws with the tool's error.</summary>
+    public string Read(string file)
+    {
+        var r = Sh("cat \"$F\"", new Dictionary<string, string> { ["F"] = P(file) });
+        if (r.Code != 0)
+            throw new IOException($"cat {file}: {r.Err}");
+        return r.Out;
+    }
+
+    public Errno ReadErrno(string file) => Sh("cat \"$F\" >/dev/null", new Dictionary<string, string> { ["F"] = P(file) }).Errno;
+
+    public Errno Mkdir(string dir) => Sh("mkdir \"$F\"", new Dictionary<string, string> { ["F"] = P(dir) }).Errno;
+
+    public Errno Rmdir(string dir) => Sh("rmdir \"$F\"", new Dictionary<string, string> { ["F"] = P(dir) }).Errno;
+
+    public string[] List(string dir) =>
+        Directory.GetFileSystemEntries(P(dir)).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal).ToArray()!;
+
+    /// <summary>Starts a sleeping process that the test owns; killed on dispose.</summary>
+    public Sleeper StartSleeper() => new();
+
+    public abstract void Dispose();
+}
+
+/// <summary>A background `sleep` whose pid a test moves between cgroups.</summary>
+public sealed class Sleeper : IDisposable
+{
+    private readonly Process _p;
+
+    public Sleeper()
+    {
+        _p = Process.Start(new ProcessStartInfo("/bin/sleep", "300") { UseShellExecute = false })!;
+    }
+
+    public int Pid => _p.Id;
+
+    public void Kill()
+    {
+        if (!_p.HasExited)
+        {
+            _p.Kill();
+            _p.WaitForExit(5000);
+        }
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        _p.Dispose();
+    }
+}
+
+/// <summary>A fresh cgfs mounted in a temporary directory, unmounted (bounded) on dispose.</summary>
+public sealed class Mount : Tree
+{
+    private readonly Process _daemon;
+    private readonly string _dir;
+    private readonly StringBuilder _log = new();
+
+    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string Binary => Path.Combine(RepoRoot, "out", "cgfs");
+
+    public Mount(params string[] args)
+    {
+        _dir = Directory.CreateTempSubdirectory("cgfs-test-").FullName;
+        // Tests drop privileges (setpriv) and must be able to reach the mount point.
+        File.SetUnixFileMode(_dir, (UnixFileMode)0b111_101_101);
+        MountPoint = Path.Combine(_dir, "mnt");
+        Directory.CreateDirectory(MountPoint);
+        if (!File.Exists(Binary))
+            throw new FileNotFoundException($"{Binary} is missing: run `make build` (make test does)");
+        var psi = new ProcessStartInfo(Binary) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        psi.ArgumentList.Add("mount");
+        psi.ArgumentList.Add(MountPoint);
+        psi.ArgumentList.Add("-f");
+        foreach (var a in args)
+            psi.ArgumentList.Add(a);
+        _daemon = Process.Start(psi)!;
+        _daemon.ErrorDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };
+        _daemon.OutputDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };
+        _daemon.BeginErrorReadLine();
+        _daemon.BeginOutputReadLine();
+        var sw = Stopwatch.StartNew();
+        while (!Fuse.Mounter.IsMounted(MountPoint) || !File.Exists(Path.Combine(MountPoint, "cgroup.procs")))
+        {
+            if (_daemon.HasExited || sw.Elapsed > TimeSpan.FromSeconds(20))
+            {
+                var log = Log;
+                Dispose();
+                throw new InvalidOperationException($"cgfs did not mount: {log}");
+            }
+            Thread.Sleep(20);
+        }
+    }
+
+    public string MountPoint { get; }
+    public override string Base => MountPoint;
+    public int DaemonPid => _daemon.Id;
+    public Process Daemon => _daemon;
+
+    public string Log
+    {
+        get
+        {
+            lock (_log)
+                return _log.ToString();
+        }
+    }
+
+    /// <summary>SIGTERM, a bounded wait, then SIGKILL and a lazy unmount if needed. Never leaves a mount behind.</summary>
+    public override void Dispose()
+    {
+        if (!_daemon.HasExited)
+        {
+            Shell.Run($"kill -TERM {_daemon.Id}");
+            if (!_daemon.WaitForExit(10_000))
+            {
+                _daemon.Kill();
+                _daemon.WaitForExit(5000);
+            }
+        }
+        if (Fuse.Mounter.IsMounted(MountPoint))
+            Shell.Run($"fusermount3 -u -z '{MountPoint}' || umount -l '{MountPoint}'");
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        _daemon.Dispose();
+    }
+
+    private static string FindRepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "CgFs.sln")))
+                return d.FullName;
+        throw new DirectoryNotFoundException("CgFs.sln not found above the test assembly");
+    }
+}
+
+/// <summary>A scratch child of the kernel's own cgroup2 hierarchy, for parity checks.</summary>
+public sealed class KernelScratch : Tree
+{
+    private readonly string _base;
+
+    public static string? Hierarchy { get; } = FindCgroup2();
+
+    public KernelScratch()
+    {
+        if (Hierarchy is null)
+            throw new InvalidOperationException("no writable cgroup2 hierarchy");
+        _base = Path.Combine(Hierarchy, $"cgfs-parity-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40]);
+        Directory.CreateDirectory(_base);
+    }
+
+    public override string Base => _base;
+
+    /// <summary>Moves every process back to the hierarchy's root and removes the scratch tree bottom-up.</summary>
+    public override void Dispose()
+    {
+        foreach (var dir in Directory.EnumerateDirectories(_base, "*", SearchOption.AllDirectories).Append(_base)
+                     .OrderByDescending(d => d.Length))
+        {
+            foreach (var pid in File.ReadAllText(Path.Combine(dir, "cgroup.threads")).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                Shell.Run($"echo {pid} > '{Hierarchy}/cgroup.procs'");
+            Shell.Run($"rmdir '{dir}'");
+        }
+    }
+
+    private static string? FindCgroup2()
+    {
+        foreach (var line in File.ReadLines("/proc/self/mounts"))
+        {
+            var f = line.Split(' ');
+            if (f.Length > 2 && f[2] == "cgroup2" && Shell.Run($"test -w '{f[1]}/cgroup.procs'").Code == 0)
+                return f[1];
+        }
+        return null;
+    }
+}

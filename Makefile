@@ -7,7 +7,7 @@ OUT           := out
 MNT           ?= ./mnt
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build run test unit bench stress clean
+.PHONY: all deps test-deps build run test clean
 
 all: build
 
@@ -28,8 +28,14 @@ run: build
 	@echo "cgfs mounted at $(MNT) — Ctrl-C to unmount"
 	@$(OUT)/cgfs mount $(MNT) -f
 
+## test-deps: tools the shell-driven tests use (setfattr/getfattr from Debian's attr)
+test-deps:
+	@command -v setfattr >/dev/null 2>&1 || { \
+	  echo "installing attr (setfattr, getfattr)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq attr >/dev/null; }
+
 ## test: every test, including the ones that mount a real cgfs and drive it with bash
-test: build
+test: build test-deps
 	$(DOTNET) test tests/CgFs.Tests/CgFs.Tests.csproj -c $(CONFIGURATION) --nologo \
 	  --results-directory TestResults --logger "trx;LogFileName=cgfs.trx" --logger "console;verbosity=normal"
 

@@ -107,15 +107,22 @@ public static class MountCommand
         return new Options(Path.GetFullPath(mountPoint), foreground, fuseOptions, entries, threads, log);
     }
 
-    /// <summary>Re-executes with -f in a new session and waits (bounded) until the mount answers.</summary>
+    /// <summary>Re-executes with -f in a new session and waits (bounded) until the mount answers.
+    /// The shell gives the daemon its final stdio before the runtime starts (a started .NET
+    /// runtime keeps duplicates of its original stdout, which would hold the caller's pipes open).</summary>
     private static int Daemonize(string[] args, Options o)
     {
-        var psi = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
+        var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("exec \"$@\" </dev/null >>\"$CGFS_LOG\" 2>&1");
+        psi.ArgumentList.Add("sh");
+        psi.ArgumentList.Add(Environment.ProcessPath!);
         psi.ArgumentList.Add("mount");
         foreach (var a in args)
             psi.ArgumentList.Add(a);
         psi.ArgumentList.Add("-f");
         psi.Environment[DaemonEnv] = "1";
+        psi.Environment["CGFS_LOG"] = o.Log is null ? "/dev/null" : Path.GetFullPath(o.Log);
         using var child = Process.Start(psi) ?? throw new CliException("cannot start the daemon");
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(20))
@@ -206,25 +213,11 @@ public static class MountCommand
     /// <summary>Names from argv are UTF-8; cgfs compares bytes (Latin-1 strings) like the kernel.</summary>
     private static string ToKernel(string s) => KernelText.Bytes.GetString(System.Text.Encoding.UTF8.GetBytes(s));
 
-    /// <summary>In daemon mode: a new session, stdio detached (to the log file if given).</summary>
+    /// <summary>In daemon mode: a new session, so the daemon outlives the caller's terminal.</summary>
     private static Action<string> MakeLog(Options o)
     {
-        bool daemon = Environment.GetEnvironmentVariable(DaemonEnv) == "1";
-        if (daemon)
-        {
+        if (Environment.GetEnvironmentVariable(DaemonEnv) == "1")
             Interop.Sys.SetSid();
-            int fd = o.Log is not null
-                ? Interop.Sys.OpenMode(o.Log, Interop.Sys.O_WRONLY | Interop.Sys.O_CREAT | Interop.Sys.O_APPEND, 0x1a4)
-                : Interop.Sys.Open("/dev/null", Interop.Sys.O_RDWR);
-            int devnull = Interop.Sys.Open("/dev/null", Interop.Sys.O_RDWR);
-            if (devnull >= 0)
-                Interop.Sys.Dup2(devnull, 0);
-            if (fd >= 0)
-            {
-                Interop.Sys.Dup2(fd, 1);
-                Interop.Sys.Dup2(fd, 2);
-            }
-        }
         var gate = new object();
         return message =>
         {

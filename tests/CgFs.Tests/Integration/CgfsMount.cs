@@ -19,9 +19,11 @@ public abstract class Tree : IDisposable
     public ShResult Sh(string script, IDictionary<string, string>? env = null, int timeoutMs = 30_000) =>
         Shell.Run(script, Base, env, timeoutMs);
 
-    /// <summary>Writes <paramref name="data"/> with one write(2) (printf builtin, flushed once) through a shell redirect.</summary>
+    /// <summary>Writes <paramref name="data"/> with exactly one write(2): bash's printf flushes at
+    /// every newline, so the bytes go through dd, which gathers them into one block.</summary>
     public Errno Write(string file, string data) =>
-        Sh("printf '%s' \"$DATA\" > \"$F\"", new Dictionary<string, string> { ["DATA"] = data, ["F"] = P(file) }).Errno;
+        Sh("printf '%s' \"$DATA\" | dd of=\"$F\" bs=65536 iflag=fullblock status=none",
+            new Dictionary<string, string> { ["DATA"] = data, ["F"] = P(file) }).Errno;
 
     /// <summary>Writes exactly these bytes with a single write(2) (dd with a large block).</summary>
     public Errno WriteBytes(string file, int count, char fill = '1') =>

@@ -24,7 +24,7 @@ public static class Shell
         ("File exists", Errno.EEXIST), ("No such device", Errno.ENODEV), ("Not a directory", Errno.ENOTDIR),
         ("Is a directory", Errno.EISDIR), ("Invalid argument", Errno.EINVAL),
         ("Numerical result out of range", Errno.ERANGE), ("Operation not supported", Errno.EOPNOTSUPP),
-        ("No data available", Errno.ENODATA), ("Directory not empty", Errno.ENOTEMPTY),
+        ("No data available", Errno.ENODATA), ("No such attribute", Errno.ENODATA), ("Directory not empty", Errno.ENOTEMPTY),
         ("Input/output error", Errno.EIO),
     ];
 

@@ -1,0 +1,63 @@
+using System.Diagnostics;
+
+namespace CgFs.Tests.Integration;
+
+/// <summary>Mounting and unmounting as users do it: SIGTERM, fusermount3 -u, umount, kill -9,
+/// the daemonizing `cgfs mount`. None may leave "Transport endpoint is not connected".</summary>
+[NonParallelizable]
+public sealed class LifecycleTests
+{
+    [TestCase("kill -TERM {pid}")]
+    [TestCase("kill -INT {pid}")]
+    [TestCase("fusermount3 -u {mnt}")]
+    [TestCase("umount {mnt}")]
+    public void UnmountPathsLeaveNoStaleMount(string how)
+    {
+        using var m = new Mount();
+        Assert.That(m.Mkdir("A"), Is.EqualTo(Accounting.Errno.Ok));
+        var r = Shell.Run(how.Replace("{pid}", m.DaemonPid.ToString()).Replace("{mnt}", m.MountPoint));
+        Assert.That(r.Code, Is.Zero, r.ToString());
+        Assert.That(m.Daemon.WaitForExit(10_000), Is.True, "the daemon exits");
+        Assert.That(m.Daemon.ExitCode, Is.Zero);
+        Assert.That(Fuse.Mounter.IsMounted(m.MountPoint), Is.False);
+        Assert.That(Shell.Run($"ls {m.MountPoint}").Code, Is.Zero, "the mount point is a plain directory again");
+    }
+
+    [Test]
+    public void KillNineLeavesAUsableMountPoint()
+    {
+        using var m = new Mount();
+        Shell.Run($"kill -KILL {m.DaemonPid}");
+        Assert.That(m.Daemon.WaitForExit(10_000), Is.True);
+        var deadline = Stopwatch.StartNew();
+        while (Fuse.Mounter.IsMounted(m.MountPoint) && deadline.Elapsed < TimeSpan.FromSeconds(10))
+            Thread.Sleep(50);
+        Assert.That(Fuse.Mounter.IsMounted(m.MountPoint), Is.False, "auto_unmount cleaned up");
+        Assert.That(Shell.Run($"ls {m.MountPoint}").Code, Is.Zero);
+        using var again = new Mount();
+        Assert.That(again.Read("cgroup.controllers"), Is.EqualTo("rdma misc\n"));
+    }
+
+    [Test]
+    public void DaemonModeReturnsOnceMountedAndHelpWorks()
+    {
+        var dir = Directory.CreateTempSubdirectory("cgfs-daemon-").FullName;
+        try
+        {
+            var r = Shell.Run($"{Mount.Binary} mount {dir} --rdma-device rxe0 && cat {dir}/cgroup.controllers && echo +rdma > {dir}/cgroup.subtree_control && mkdir {dir}/A && cat {dir}/A/rdma.max");
+            Assert.That(r.Out, Is.EqualTo("rdma misc\nrxe0 hca_handle=max hca_object=max \n"), r.ToString());
+            Assert.That(Shell.Run($"{Mount.Binary} unmount {dir}").Code, Is.Zero);
+            var deadline = Stopwatch.StartNew();
+            while (Shell.Run($"pgrep -f 'cgfs mount {dir}'").Code == 0 && deadline.Elapsed < TimeSpan.FromSeconds(10))
+                Thread.Sleep(50);
+            Assert.That(Shell.Run($"pgrep -f 'cgfs mount {dir}'").Code, Is.Not.Zero, "the daemon exited");
+        }
+        finally
+        {
+            Shell.Run($"fusermount3 -u -z {dir} 2>/dev/null; rmdir {dir}");
+        }
+        foreach (var cmd in new[] { "--help", "mount --help", "unmount --help", "poll --help" })
+            Assert.That(Shell.Run($"{Mount.Binary} {cmd}").Out, Does.Contain("Usage"), cmd);
+        Assert.That(Shell.Run($"{Mount.Binary} mount /nonexistent-dir").Code, Is.EqualTo(2));
+    }
+}

@@ -166,7 +166,7 @@ public static class MountCommand
         var processes = new Processes(engine, log);
         using var events = ProcessEvents.TryStart(engine, log);
         processes.ForkEventsAvailable = events is not null;
-        var fs = new CgroupFileSystem(engine, processes, log);
+        var fs = new CgroupFileSystem(engine, processes, log, Interop.Sys.GetEUid(), Interop.Sys.GetEGid());
 
         Mounter.Mounted mounted;
         try

@@ -39,13 +39,20 @@ public sealed class CgroupFileSystem : IFuseFileSystem
     private ulong _nextNode = Fuse.Fuse.RootId + 1;
     private long _nextFh;
 
-    public CgroupFileSystem(Hierarchy engine, Processes processes, Action<string> log)
+    /// <param name="ownerUid">Who mounted: root's cgroup is root:root 0555 as in the kernel (root
+    /// passes permission checks anyway); an unprivileged owner gets 0755 and owns the root's
+    /// files, or it could not create a single cgroup in its own mount.</param>
+    public CgroupFileSystem(Hierarchy engine, Processes processes, Action<string> log, uint ownerUid = 0, uint ownerGid = 0)
     {
         Engine = engine;
         Processes = processes;
         _log = log;
         long now = NowNs();
-        var root = new CgroupDir(engine.Root, new Meta(0b101_101_101, 0, 0, now)) { CreatedNs = now };
+        uint rootMode = ownerUid == 0 ? 0b101_101_101u : 0b111_101_101u;
+        var root = new CgroupDir(engine.Root, new Meta(rootMode, ownerUid, ownerGid, now))
+        {
+            CreatorUid = ownerUid, CreatorGid = ownerGid, CreatedNs = now,
+        };
         engine.Root.ViewState = root;
         root.Node = new DirNode(Fuse.Fuse.RootId, root) { Lookups = 1 };
         _nodes.Add(root.Node.Id, root.Node);

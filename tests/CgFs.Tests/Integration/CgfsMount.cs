@@ -1,3 +1,4 @@
+using CgFs.Fuse;
 using System.Diagnostics;
 using System.Text;
 using CgFs.Accounting;
@@ -113,7 +114,7 @@ public sealed class Mount : Tree
         _daemon.BeginErrorReadLine();
         _daemon.BeginOutputReadLine();
         var sw = Stopwatch.StartNew();
-        while (!Fuse.Mounter.IsMounted(MountPoint) || !File.Exists(Path.Combine(MountPoint, "cgroup.procs")))
+        while (!Mounter.IsMounted(MountPoint) || !File.Exists(Path.Combine(MountPoint, "cgroup.procs")))
         {
             if (_daemon.HasExited || sw.Elapsed > TimeSpan.FromSeconds(20))
             {
@@ -151,7 +152,7 @@ public sealed class Mount : Tree
                 _daemon.WaitForExit(5000);
             }
         }
-        if (Fuse.Mounter.IsMounted(MountPoint))
+        if (Mounter.IsMounted(MountPoint))
             Shell.Run($"fusermount3 -u -z '{MountPoint}' || umount -l '{MountPoint}'");
         try
         {

@@ -1,3 +1,4 @@
+using CgFs.Fuse;
 using System.Diagnostics;
 
 namespace CgFs.Tests.Integration;
@@ -19,7 +20,7 @@ public sealed class LifecycleTests
         Assert.That(r.Code, Is.Zero, r.ToString());
         Assert.That(m.Daemon.WaitForExit(10_000), Is.True, "the daemon exits");
         Assert.That(m.Daemon.ExitCode, Is.Zero);
-        Assert.That(Fuse.Mounter.IsMounted(m.MountPoint), Is.False);
+        Assert.That(Mounter.IsMounted(m.MountPoint), Is.False);
         Assert.That(Shell.Run($"ls {m.MountPoint}").Code, Is.Zero, "the mount point is a plain directory again");
     }
 
@@ -30,9 +31,9 @@ public sealed class LifecycleTests
         Shell.Run($"kill -KILL {m.DaemonPid}");
         Assert.That(m.Daemon.WaitForExit(10_000), Is.True);
         var deadline = Stopwatch.StartNew();
-        while (Fuse.Mounter.IsMounted(m.MountPoint) && deadline.Elapsed < TimeSpan.FromSeconds(10))
+        while (Mounter.IsMounted(m.MountPoint) && deadline.Elapsed < TimeSpan.FromSeconds(10))
             Thread.Sleep(50);
-        Assert.That(Fuse.Mounter.IsMounted(m.MountPoint), Is.False, "auto_unmount cleaned up");
+        Assert.That(Mounter.IsMounted(m.MountPoint), Is.False, "auto_unmount cleaned up");
         Assert.That(Shell.Run($"ls {m.MountPoint}").Code, Is.Zero);
         using var again = new Mount();
         Assert.That(again.Read("cgroup.controllers"), Is.EqualTo("rdma misc\n"));
@@ -59,5 +60,32 @@ public sealed class LifecycleTests
         foreach (var cmd in new[] { "--help", "mount --help", "unmount --help", "poll --help" })
             Assert.That(Shell.Run($"{Mount.Binary} {cmd}").Out, Does.Contain("Usage"), cmd);
         Assert.That(Shell.Run($"{Mount.Binary} mount /nonexistent-dir").Code, Is.EqualTo(2));
+    }
+}
+
+/// <summary>Mounting without privilege, through fusermount3.</summary>
+[NonParallelizable]
+public sealed class UnprivilegedMountTests
+{
+    private const string AsNobody = "setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp ";
+
+    [Test]
+    public void AnUnprivilegedOwnerCanMountAndUseItsHierarchy()
+    {
+        if (Shell.Run(AsNobody + "test -r /dev/fuse -a -w /dev/fuse").Code != 0)
+            Assert.Ignore("/dev/fuse is not accessible to unprivileged users on this machine (mode 0600): unprivileged mounting cannot be exercised here");
+        var dir = Directory.CreateTempSubdirectory("cgfs-user-").FullName;
+        Shell.Run($"chmod 755 {dir} && chown 65534:65534 {dir}");
+        try
+        {
+            Assert.That(Shell.Run(AsNobody + $"{Mount.Binary} mount {dir}").Code, Is.Zero);
+            var r = Shell.Run(AsNobody + $"bash -c 'cd {dir} && stat -c \"%U %a\" . && mkdir A && echo 0 > A/cgroup.procs && echo +misc > cgroup.subtree_control && ls A | grep -c misc'");
+            Assert.That(r.Out, Is.EqualTo("nobody 755\n5\n"), r.ToString());
+            Assert.That(Shell.Run(AsNobody + $"{Mount.Binary} unmount {dir}").Code, Is.Zero);
+        }
+        finally
+        {
+            Shell.Run($"fusermount3 -u -z {dir} 2>/dev/null; rm -rf {dir}");
+        }
     }
 }

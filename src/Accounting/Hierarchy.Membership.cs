@@ -70,7 +70,7 @@ public sealed partial class Hierarchy
         _members.TryGetValue(p.Pid, out var m);
         if (m is not null && m.Key != p)
         {
-            DropLocked(m); // a recycled pid: the recorded process is gone
+            ExitedLocked(m); // a recycled pid: the recorded process is gone
             m = null;
         }
         var src = m?.LeaderCgroup ?? Root;
@@ -79,6 +79,9 @@ public sealed partial class Hierarchy
         var vet = VetDestinationLocked(dst);
         if (vet != Errno.Ok)
             return vet;
+        var follow = MoveFollowChargesLocked(p.Pid, dst);
+        if (follow != Errno.Ok)
+            return follow;
         if (m is not null)
             DropLocked(m);
         if (!dst.IsRoot)
@@ -97,7 +100,7 @@ public sealed partial class Hierarchy
         _members.TryGetValue(p.Pid, out var m);
         if (m is not null && m.Key != p)
         {
-            DropLocked(m);
+            ExitedLocked(m);
             m = null;
         }
         var src = CgroupOfThreadLocked(p.Pid, tid);
@@ -182,7 +185,7 @@ public sealed partial class Hierarchy
     public void ExitLocked(ProcessKey p)
     {
         if (_members.TryGetValue(p.Pid, out var m) && (p.StartTime == 0 || m.Key == p))
-            DropLocked(m);
+            ExitedLocked(m);
     }
 
     /// <summary>Drops every member the host no longer has (exit detection without events).</summary>
@@ -190,9 +193,17 @@ public sealed partial class Hierarchy
     {
         foreach (var m in _members.Values.ToArray())
             if (!alive(m.Key))
-                DropLocked(m);
+                ExitedLocked(m);
     }
 
+    /// <summary>The recorded process is gone (exit, zombie, or its pid was recycled).</summary>
+    private void ExitedLocked(Member m)
+    {
+        DropLocked(m);
+        ForgetFollowerLocked(m.Key.Pid);
+    }
+
+    /// <summary>Removes the process's placements (before it is placed again, or when it is gone).</summary>
     private void DropLocked(Member m)
     {
         _members.Remove(m.Key.Pid);

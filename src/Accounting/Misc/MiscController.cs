@@ -115,8 +115,9 @@ public sealed class MiscController(Hierarchy hierarchy)
 
     /// <summary>Moves a follow-type charge to another state (extension): the can_attach veto
     /// refuses with EBUSY if any level from the destination up to (not including) the common
-    /// ancestor would exceed its max or the capacity; nothing changes then.</summary>
-    public Errno TransferLocked(MiscCharge charge, MiscState to)
+    /// ancestor would exceed its max or the capacity; nothing changes then. <paramref name="force"/>
+    /// skips the check (rolling back a partial move). Levels above the common ancestor keep their usage.</summary>
+    public Errno TransferLocked(MiscCharge charge, MiscState to, bool force)
     {
         if (charge.Released || ReferenceEquals(charge.State, to))
             return Errno.Ok;
@@ -124,12 +125,15 @@ public sealed class MiscController(Hierarchy hierarchy)
         var ancestors = new HashSet<ControllerState>();
         for (ControllerState? l = charge.State; l is not null; l = l.Parent)
             ancestors.Add(l);
-        for (ControllerState? l = to; l is not null && !ancestors.Contains(l); l = l.Parent)
+        if (!force)
         {
-            var v = ((MiscState)l).Of(t);
-            ulong next = v.Usage + charge.Amount;
-            if (next < v.Usage || next > v.Max || next > t.Capacity)
-                return Errno.EBUSY;
+            for (ControllerState? l = to; l is not null && !ancestors.Contains(l); l = l.Parent)
+            {
+                var v = ((MiscState)l).Of(t);
+                ulong next = v.Usage + charge.Amount;
+                if (next < v.Usage || next > v.Max || next > t.Capacity)
+                    return Errno.EBUSY;
+            }
         }
         UnchargeUnitsLocked(charge.State, t, charge.Amount);
         for (ControllerState? l = to; l is not null; l = l.Parent)

@@ -15,7 +15,7 @@ public sealed class LifecycleTests
     public void UnmountPathsLeaveNoStaleMount(string how)
     {
         using var m = new Mount();
-        Assert.That(m.Mkdir("A"), Is.EqualTo(Accounting.Errno.Ok));
+        Assert.That(m.Mkdir("A"), Is.EqualTo(CgFs.Accounting.Errno.Ok));
         var r = Shell.Run(how.Replace("{pid}", m.DaemonPid.ToString()).Replace("{mnt}", m.MountPoint));
         Assert.That(r.Code, Is.Zero, r.ToString());
         Assert.That(m.Daemon.WaitForExit(10_000), Is.True, "the daemon exits");

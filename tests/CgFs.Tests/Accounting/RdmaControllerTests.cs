@@ -1,0 +1,220 @@
+using System.Runtime.CompilerServices;
+using CgFs.Accounting;
+using FsCheck;
+using FsCheck.Fluent;
+
+namespace CgFs.Tests.Accounting;
+
+/// <summary>The rdma engine (spec rdma.md 5–6): migration, hot-plug, properties, concurrency.</summary>
+public sealed class RdmaControllerTests
+{
+    [Test]
+    public void ChargesStayWhereTheyWereMadeWhenTheProcessMoves()  // E8, E9
+    {
+        var h = new Hierarchy();
+        var dev = h.Do(() => h.Rdma.RegisterLocked("mlx5_0"));
+        h.Enable(h.Root, Controllers.Rdma);
+        var a = h.Mkdir(h.Root, "A");
+        h.Enable(a, Controllers.Rdma);
+        var b = h.Mkdir(a, "B");
+        var c = h.Mkdir(a, "C");
+        h.Do(() => { h.Rdma.SetMaxLocked(h.Rdma(a), dev, 1, null); return 0; });
+        var p = new ProcessKey(5, 5);
+        h.Do(() => h.MigrateProcessLocked(p, b, EngineHarness.Yes));
+        RdmaCharge? charge = null;
+        Assert.That(h.Do(() => h.Rdma.TryChargeLocked(h.Rdma(h.CgroupOfLocked(5)), dev, RdmaResource.HcaHandle, 1, out charge)), Is.EqualTo(Errno.Ok));
+        h.Do(() => h.MigrateProcessLocked(p, c, EngineHarness.Yes));
+        Assert.That(h.Row(h.Rdma(b), "mlx5_0").Current[0], Is.EqualTo(1));
+        Assert.That(h.Row(h.Rdma(c), "mlx5_0").Current[0], Is.Zero);
+        Assert.That(h.Do(() => h.Rdma.TryChargeLocked(h.Rdma(h.CgroupOfLocked(5)), dev, RdmaResource.HcaHandle, 1, out _)), Is.EqualTo(Errno.EAGAIN));
+        Assert.That(h.Row(h.Rdma(c), "mlx5_0").LocalAllocFail[0], Is.EqualTo(1UL));
+        Assert.That(h.Row(h.Rdma(a), "mlx5_0").LocalMax[0], Is.EqualTo(1UL));
+        h.Do(() => { h.Rdma.UnchargeLocked(charge!); return 0; });
+        Assert.That(h.Row(h.Rdma(b), "mlx5_0").Current[0], Is.Zero);
+        Assert.That(h.Row(h.Rdma(a), "mlx5_0").Current[0], Is.Zero);
+    }
+
+    [Test]
+    public void UnregisterDiscardsEverythingAndReRegisterAppends()  // E11, E12
+    {
+        var h = new Hierarchy();
+        var mlx = h.Do(() => h.Rdma.RegisterLocked("mlx5_0"));
+        h.Do(() => h.Rdma.RegisterLocked("rxe0"));
+        h.Enable(h.Root, Controllers.Rdma);
+        var a = h.Mkdir(h.Root, "A");
+        h.Do(() => { h.Rdma.SetMaxLocked(h.Rdma(a), mlx, 3, 4); return 0; });
+        RdmaCharge? charge = null;
+        h.Do(() => h.Rdma.TryChargeLocked(h.Rdma(a), mlx, RdmaResource.HcaObject, 1, out charge) == Errno.Ok);
+        Assert.That(h.Do(() => h.Rdma.UnregisterLocked(mlx)), Is.EqualTo(Errno.EBUSY), "held charges are never dropped");
+        h.Do(() => { h.Rdma.UnchargeLocked(charge!); return 0; });
+        Assert.That(h.Do(() => h.Rdma.UnregisterLocked(mlx)), Is.EqualTo(Errno.Ok));
+        Assert.That(h.Do(() => h.Rdma.RowsLocked(h.Rdma(a))).Select(r => r.Device), Is.EqualTo(new[] { "rxe0" }));
+        Assert.That(mlx.StatesWithPools, Is.Empty);
+        var again = h.Do(() => h.Rdma.RegisterLocked("mlx5_0"));
+        var rows = h.Do(() => h.Rdma.RowsLocked(h.Rdma(a)));
+        Assert.That(rows.Select(r => r.Device), Is.EqualTo(new[] { "rxe0", "mlx5_0" }));
+        Assert.That((rows[1].Max[0], rows[1].Peak[1]), Is.EqualTo((int.MaxValue, 0)));
+        Assert.That(h.Do(() => h.Rdma.FindLocked("mlx5_0")), Is.SameAs(again));
+    }
+
+    [Test]
+    public void ExactlyMaxConcurrentChargesSucceed()
+    {
+        var h = new Hierarchy();
+        var dev = h.Do(() => h.Rdma.RegisterLocked("mlx5_0"));
+        h.Enable(h.Root, Controllers.Rdma);
+        var a = h.Mkdir(h.Root, "A");
+        var state = h.Rdma(a);
+        h.Do(() => { h.Rdma.SetMaxLocked(state, dev, 100, null); return 0; });
+        int ok = 0, busy = 0;
+        var threads = Enumerable.Range(0, 8).Select(n => new Thread(() =>
+        {
+            for (int i = 0; i < 2000; i++)
+            {
+                var e = h.Run(() => h.Rdma.TryChargeLocked(state, dev, RdmaResource.HcaHandle, 1, out _));
+                Interlocked.Increment(ref e == Errno.Ok ? ref ok : ref busy);
+            }
+        })).ToArray();
+        foreach (var t in threads)
+            t.Start();
+        foreach (var t in threads)
+            Assert.That(t.Join(TimeSpan.FromSeconds(30)), Is.True);
+        Assert.That((ok, busy), Is.EqualTo((100, 8 * 2000 - 100)));
+        Assert.That(h.Row(state, "mlx5_0").Current[0], Is.EqualTo(100));
+        Assert.That(h.Row(state, "mlx5_0").LocalMax[0], Is.EqualTo((ulong)busy));
+    }
+
+    /// <summary>One random operation: kind, and three selectors interpreted modulo what exists.</summary>
+    public readonly record struct Op(int Kind, int A, int B, int C);
+
+    private static readonly Gen<Op> Ops =
+        from k in Gen.Choose(0, 7)
+        from a in Gen.Choose(0, 1000)
+        from b in Gen.Choose(0, 1000)
+        from c in Gen.Choose(0, 1000)
+        select new Op(k, a, b, c);
+
+    [Test]
+    public void InvariantsHoldAfterAnySequence() =>
+        Prop.ForAll(Arb.From(Gen.ListOf(Ops).Select(l => l.ToArray())),
+                (Op[] ops) => RunModel(ops) is { } why ? throw new AssertionException(why) : true)
+            .Check(Config.QuickThrowOnFailure.WithMaxTest(300));
+
+    /// <summary>Applies the ops and checks, after each: usage = Σ live charges of the subtree; a
+    /// successful charge left every level within its limit; a failed one changed no usage; idle pools are gone.</summary>
+    private static string? RunModel(Op[] ops)
+    {
+        var h = new Hierarchy();
+        h.Enable(h.Root, Controllers.Rdma);
+        var cgroups = new List<Cgroup> { h.Root };
+        var devices = new List<RdmaDevice> { h.Do(() => h.Rdma.RegisterLocked("d0")) };
+        var charges = new List<RdmaCharge>();
+        int nextDevice = 1;
+        foreach (var op in ops)
+        {
+            var c = cgroups[op.A % cgroups.Count];
+            switch (op.Kind)
+            {
+                case 0:
+                    var child = h.Mkdir(c, $"c{cgroups.Count}-{op.B}");
+                    cgroups.Add(child);
+                    if (op.C % 2 == 0)
+                        h.Enable(c, Controllers.Rdma);
+                    break;
+                case 1:
+                    if (!c.IsRoot && h.Do(() => h.RmdirLocked(c)) == Errno.Ok)
+                        cgroups.Remove(c);
+                    break;
+                case 2:
+                case 3:
+                    if (devices.Count == 0)
+                        break;
+                    var state = h.Rdma(c);
+                    var dev = devices[op.B % devices.Count];
+                    var res = (RdmaResource)(op.C % 2);
+                    var before = Usages(h);
+                    var e = h.Do(() => h.Rdma.TryChargeLocked(state, dev, res, 1 + op.C % 3, out var ch) is var err && err == Errno.Ok ? (err, ch) : (err, null));
+                    if (e.Item1 == Errno.Ok)
+                    {
+                        charges.Add(e.Item2!);
+                        for (ControllerState? l = state; l is not null; l = l.Parent)
+                        {
+                            var pool = ((RdmaState)l).Pools[dev];
+                            if (pool.Usage[(int)res] > pool.Limit[(int)res])
+                                return $"{op}: a successful charge left {l.Cgroup} over its limit";
+                        }
+                    }
+                    else if (e.Item1 != Errno.EAGAIN || !Usages(h).SequenceEqual(before))
+                        return $"{op}: a failed charge ({e.Item1}) changed usage";
+                    break;
+                case 4:
+                    if (charges.Count == 0)
+                        break;
+                    var uc = charges[op.B % charges.Count];
+                    charges.Remove(uc);
+                    h.Do(() => { h.Rdma.UnchargeLocked(uc); return 0; });
+                    break;
+                case 5:
+                    if (c.IsRoot || devices.Count == 0 || h.Do(() => h.StateLocked(c, Controllers.Rdma)) is not RdmaState own)
+                        break;
+                    int? limit = op.C % 4 == 0 ? int.MaxValue : op.C % 5;
+                    h.Do(() => { h.Rdma.SetMaxLocked(own, devices[op.B % devices.Count], op.B % 2 == 0 ? limit : null, limit); return 0; });
+                    break;
+                case 6:
+                    devices.Add(h.Do(() => h.Rdma.RegisterLocked($"d{nextDevice++}")));
+                    break;
+                case 7:
+                    if (devices.Count == 0)
+                        break;
+                    var victim = devices[op.B % devices.Count];
+                    bool held = charges.Any(ch => ch.Device == victim);
+                    var r = h.Do(() => h.Rdma.UnregisterLocked(victim));
+                    if (r != (held ? Errno.EBUSY : Errno.Ok))
+                        return $"{op}: unregister with held={held} gave {r}";
+                    if (r == Errno.Ok)
+                        devices.Remove(victim);
+                    break;
+            }
+            if (Inconsistency(h, charges) is { } why)
+                return $"after {op}: {why}";
+        }
+        return null;
+    }
+
+    /// <summary>Non-zero usages by (state, device, resource); a failed charge may add pools for its events.</summary>
+    private static List<string> Usages(Hierarchy h) => h.Do(() =>
+        h.AllStatesLocked().OfType<RdmaState>()
+            .SelectMany(s => s.Pools.SelectMany(p => Enumerable.Range(0, 2).Where(r => p.Value.Usage[r] != 0)
+                .Select(r => $"{s.Cgroup.Id}/{RuntimeHelpers.GetHashCode(s)}/{p.Key.Name}/{r}={p.Value.Usage[r]}")))
+            .OrderBy(x => x, StringComparer.Ordinal).ToList());
+
+    private static string? Inconsistency(Hierarchy h, List<RdmaCharge> charges) => h.Do(() =>
+    {
+        foreach (var s in h.AllStatesLocked().OfType<RdmaState>())
+        {
+            foreach (var (dev, pool) in s.Pools)
+            {
+                if (pool.IsDefault)
+                    return $"idle pool of {dev.Name} kept in {s.Cgroup}";
+                for (int r = 0; r < 2; r++)
+                {
+                    long expected = charges.Where(ch => ch.Device == dev && (int)ch.Resource == r && IsUnder(ch.State, s)).Sum(ch => (long)ch.Amount);
+                    if (pool.Usage[r] != expected)
+                        return $"{s.Cgroup} {dev.Name}[{r}] usage {pool.Usage[r]}, live charges {expected}";
+                }
+            }
+            foreach (var ch in charges.Where(ch => IsUnder(ch.State, s)))
+                if (!s.Pools.ContainsKey(ch.Device))
+                    return $"{s.Cgroup} lost the pool of {ch.Device.Name} while charged";
+        }
+        return (string?)null;
+    });
+
+    private static bool IsUnder(ControllerState s, ControllerState ancestor)
+    {
+        for (ControllerState? l = s; l is not null; l = l.Parent)
+            if (ReferenceEquals(l, ancestor))
+                return true;
+        return false;
+    }
+}

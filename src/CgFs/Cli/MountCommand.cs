@@ -24,6 +24,8 @@ public static class MountCommand
           --misc NAME=CAP[,follow] set a misc capacity; unknown names register a new type
                                    (repeatable; "follow": charges move with their process)
           --config FILE            read devices and misc types from FILE (see README)
+          --control SOCKET         control socket for `cgfs ctl` and `cgfs hold` (default:
+                                   /run/cgfs/<mount point with / as _>.sock for root)
           --threads N              FUSE reader threads (default 2)
           --log FILE               append diagnostics to FILE (daemon mode; default: none)
 
@@ -33,7 +35,7 @@ public static class MountCommand
 
     private const string DaemonEnv = "CGFS_DAEMONIZED";
 
-    private sealed record Options(string MountPoint, bool Foreground, List<string> FuseOptions, List<ConfigEntry> Entries, int Threads, string? Log);
+    private sealed record Options(string MountPoint, bool Foreground, List<string> FuseOptions, List<ConfigEntry> Entries, int Threads, string? Log, string Control);
 
     public static int Run(string[] args)
     {
@@ -52,7 +54,7 @@ public static class MountCommand
 
     private static Options Parse(string[] args)
     {
-        string? mountPoint = null, log = null;
+        string? mountPoint = null, log = null, control = null;
         bool foreground = false, explicitConfig = false;
         int threads = 2;
         var fuseOptions = new List<string>();
@@ -93,6 +95,9 @@ public static class MountCommand
                 case "--log":
                     log = Next();
                     break;
+                case "--control":
+                    control = Path.GetFullPath(Next());
+                    break;
                 default:
                     if (args[i].StartsWith('-') || mountPoint is not null)
                         throw new CliException($"unexpected argument '{args[i]}'\n\n{Usage}");
@@ -104,7 +109,8 @@ public static class MountCommand
             throw new CliException($"missing MOUNTPOINT\n\n{Usage}");
         if (!explicitConfig)
             entries.AddRange([new RdmaDeviceEntry("mlx5_0"), new RdmaDeviceEntry("mlx5_1"), new MiscEntry("sev", 509, false), new MiscEntry("sev_es", 16, false)]);
-        return new Options(Path.GetFullPath(mountPoint), foreground, fuseOptions, entries, threads, log);
+        return new Options(Path.GetFullPath(mountPoint), foreground, fuseOptions, entries, threads, log,
+            control ?? Control.ControlPaths.Default(mountPoint));
     }
 
     /// <summary>Re-executes with -f in a new session and waits (bounded) until the mount answers.
@@ -167,6 +173,16 @@ public static class MountCommand
         using var events = ProcessEvents.TryStart(engine, log);
         processes.ForkEventsAvailable = events is not null;
         var fs = new CgroupFileSystem(engine, processes, log, Interop.Sys.GetEUid(), Interop.Sys.GetEGid());
+        Control.ControlServer control;
+        try
+        {
+            control = new Control.ControlServer(o.Control, o.MountPoint, engine, processes, Interop.Sys.GetEUid(), log);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+        {
+            return Program.Fail($"control socket {o.Control}: {e.Message}");
+        }
+        using var controlScope = control;
 
         Mounter.Mounted mounted;
         try

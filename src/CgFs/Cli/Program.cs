@@ -10,12 +10,16 @@ public static class Program
           cgfs mount MOUNTPOINT [-f] [-o OPTIONS] [--rdma-device NAME]... [--misc NAME=CAP[,follow]]...
                      [--config FILE] [--log FILE]
           cgfs unmount MOUNTPOINT
+          cgfs ctl (--control SOCKET | --mount MOUNTPOINT) COMMAND
+          cgfs hold (--control SOCKET | --mount MOUNTPOINT) [--rdma DEV:hca_handle=N,...] [--misc NAME=N] -- CMD
           cgfs poll FILE [--timeout MS]
           cgfs COMMAND --help
 
         Commands:
           mount     mount a cgfs at MOUNTPOINT (daemonizes unless -f)
           unmount   unmount a cgfs (same as fusermount3 -u)
+          ctl       hot-plug RDMA devices, set misc capacities, show status (control socket)
+          hold      charge resources as this process and run CMD while holding them
           poll      wait until a notifying file (cgroup.events, *.events) changes
         """;
 
@@ -33,6 +37,8 @@ public static class Program
                 "mount" => MountCommand.Run(args[1..]),
                 "unmount" or "umount" => UnmountCommand.Run(args[1..]),
                 "poll" => PollCommand.Run(args[1..]),
+                "ctl" => CtlCommand.Run(args[1..]),
+                "hold" => HoldCommand.Run(args[1..]),
                 _ => Fail($"unknown command '{args[0]}'\n\n{Usage}"),
             };
         }

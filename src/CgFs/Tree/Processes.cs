@@ -48,6 +48,27 @@ public sealed class Processes(Hierarchy engine, Action<string> log)
         }
     }
 
+    /// <summary>Makes sure a process that is about to charge is recorded where the kernel would have
+    /// it: a child of a recorded process whose fork event has not arrived yet is placed by its
+    /// parent chain (the connector is asynchronous; the charge must not land in the root).</summary>
+    public void EnsureRecorded(int pid)
+    {
+        if (engine.Run(() => engine.IsMemberLocked(pid)) || ProcFs.ReadStat(pid) is not { } stat)
+            return;
+        var members = engine.Run(() => engine.MembersLocked()).ToDictionary(k => k.Pid);
+        int parent = stat.PPid;
+        for (int hops = 0; parent > 1 && hops < 64; hops++)
+        {
+            if (members.TryGetValue(parent, out var pk) && pk.StartTime <= stat.StartTime)
+            {
+                int p = parent;
+                engine.Run(() => { engine.ForkLocked(p, p, new ProcessKey(pid, stat.StartTime)); return 0; });
+                return;
+            }
+            parent = ProcFs.ReadStat(parent)?.PPid ?? 0;
+        }
+    }
+
     public Rendered RenderProcs(Cgroup c)
     {
         Refresh();

@@ -109,14 +109,14 @@ public sealed class RdmaControllerTests
         var cgroups = new List<Cgroup> { h.Root };
         var devices = new List<RdmaDevice> { h.Do(() => h.Rdma.RegisterLocked("d0")) };
         var charges = new List<RdmaCharge>();
-        int nextDevice = 1;
+        int nextDevice = 1, nextName = 0;
         foreach (var op in ops)
         {
             var c = cgroups[op.A % cgroups.Count];
             switch (op.Kind)
             {
                 case 0:
-                    var child = h.Mkdir(c, $"c{cgroups.Count}-{op.B}");
+                    var child = h.Mkdir(c, $"c{nextName++}");
                     cgroups.Add(child);
                     if (op.C % 2 == 0)
                         h.Enable(c, Controllers.Rdma);

@@ -106,6 +106,9 @@ public sealed class Mount : Tree
         psi.ArgumentList.Add("mount");
         psi.ArgumentList.Add(MountPoint);
         psi.ArgumentList.Add("-f");
+        Control = Path.Combine(_dir, "control.sock");
+        psi.ArgumentList.Add("--control");
+        psi.ArgumentList.Add(Control);
         foreach (var a in args)
             psi.ArgumentList.Add(a);
         _daemon = Process.Start(psi)!;
@@ -128,6 +131,11 @@ public sealed class Mount : Tree
 
     public string MountPoint { get; }
     public override string Base => MountPoint;
+    /// <summary>This mount's control socket (for `cgfs ctl` and `cgfs hold`).</summary>
+    public string Control { get; }
+
+    /// <summary>`cgfs ctl --control SOCKET ARGS`.</summary>
+    public ShResult Ctl(string args) => Sh($"{Binary} ctl --control {Control} {args}");
     public int DaemonPid => _daemon.Id;
     public Process Daemon => _daemon;
 

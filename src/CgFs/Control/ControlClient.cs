@@ -1,0 +1,47 @@
+using System.Net.Sockets;
+using System.Text;
+using CgFs.Accounting;
+using CgFs.Parsing;
+
+namespace CgFs.Control;
+
+/// <summary>A connection to a mount's control socket. Its lifetime is the charging context's.</summary>
+public sealed class ControlClient : IDisposable
+{
+    private readonly Socket _socket;
+    private readonly StreamReader _reader;
+    private readonly StreamWriter _writer;
+
+    public ControlClient(string path)
+    {
+        _socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        _socket.Connect(new UnixDomainSocketEndPoint(path));
+        var stream = new NetworkStream(_socket, ownsSocket: true);
+        _reader = new StreamReader(stream, Encoding.Latin1);
+        _writer = new StreamWriter(stream, Encoding.Latin1) { NewLine = "\n", AutoFlush = true };
+        var greeting = _reader.ReadLine();
+        if (greeting != ControlGrammar.Greeting)
+            throw new IOException($"unexpected greeting \"{greeting}\" from {path} (this cgfs speaks protocol {ControlGrammar.Version})");
+    }
+
+    /// <summary>Sends one request; returns its data lines and final status.</summary>
+    public (Errno Error, string Value, List<string> Lines) Request(string line)
+    {
+        _writer.WriteLine(line);
+        var lines = new List<string>();
+        while (_reader.ReadLine() is { } reply)
+        {
+            var (final, error, text) = ControlGrammar.Reply(reply);
+            if (final)
+                return (error, text, lines);
+            lines.Add(reply);
+        }
+        throw new IOException("the control socket closed during a request");
+    }
+
+    public void Dispose()
+    {
+        _writer.Dispose();
+        _reader.Dispose();
+    }
+}

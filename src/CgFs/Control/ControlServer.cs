@@ -1,0 +1,210 @@
+using System.Net.Sockets;
+using System.Text;
+using CgFs.Accounting;
+using CgFs.Parsing;
+using CgFs.Tree;
+
+namespace CgFs.Control;
+
+/// <summary>
+/// The control socket: a Unix stream socket speaking <see cref="ControlGrammar"/> (version 1).
+/// Any local process may charge as itself (identified by SO_PEERCRED); only root or the mount's
+/// owner may change devices and capacities. Each connection is one <see cref="ChargeContext"/>:
+/// when it closes, everything charged through it is released.
+/// </summary>
+public sealed class ControlServer : IDisposable
+{
+    private readonly Hierarchy _engine;
+    private readonly Processes _processes;
+    private readonly uint _ownerUid;
+    private readonly string _mountPoint;
+    private readonly Action<string> _log;
+    private readonly Socket _listener;
+    private volatile bool _stopped;
+
+    public ControlServer(string path, string mountPoint, Hierarchy engine, Processes processes, uint ownerUid, Action<string> log)
+    {
+        Path = path;
+        _mountPoint = mountPoint;
+        _engine = engine;
+        _processes = processes;
+        _ownerUid = ownerUid;
+        _log = log;
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+        if (File.Exists(path))
+            File.Delete(path); // a socket left by a killed daemon
+        _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        _listener.Bind(new UnixDomainSocketEndPoint(path));
+        File.SetUnixFileMode(path, (UnixFileMode)0b110_110_110);
+        _listener.Listen(512);
+        new Thread(AcceptLoop) { IsBackground = true, Name = "control-accept" }.Start();
+    }
+
+    public string Path { get; }
+
+    private void AcceptLoop()
+    {
+        while (!_stopped)
+        {
+            Socket client;
+            try
+            {
+                client = _listener.Accept();
+            }
+            catch (Exception) when (_stopped)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                _log($"control accept: {e.Message}");
+                continue;
+            }
+            new Thread(() => Serve(client)) { IsBackground = true, Name = "control-conn" }.Start();
+        }
+    }
+
+    private unsafe Interop.Sys.UCred PeerOf(Socket s)
+    {
+        Interop.Sys.UCred cred;
+        int len = sizeof(Interop.Sys.UCred);
+        if (Interop.Sys.GetSockOpt(s.Handle, Interop.Sys.SOL_SOCKET, Interop.Sys.SO_PEERCRED, &cred, &len) != 0)
+            return new Interop.Sys.UCred { Pid = 0, Uid = uint.MaxValue, Gid = uint.MaxValue };
+        return cred;
+    }
+
+    private void Serve(Socket socket)
+    {
+        var peer = PeerOf(socket);
+        using var stream = new NetworkStream(socket, ownsSocket: true);
+        using var reader = new StreamReader(stream, Encoding.Latin1);
+        using var writer = new StreamWriter(stream, Encoding.Latin1) { NewLine = "\n", AutoFlush = true };
+        using var context = new ChargeContext(_engine, _processes, peer.Pid);
+        try
+        {
+            writer.WriteLine(ControlGrammar.Greeting);
+            while (reader.ReadLine() is { } line)
+            {
+                var reply = new StringBuilder();
+                Execute(line, peer, context, reply);
+                writer.Write(reply.ToString());
+            }
+        }
+        catch (IOException)
+        {
+            // The peer went away: the context is released below, like a closed uverbs fd.
+        }
+        catch (Exception e)
+        {
+            _log($"bug: control request from pid {peer.Pid} threw {e}");
+        }
+    }
+
+    private void Execute(string line, Interop.Sys.UCred peer, ChargeContext context, StringBuilder o)
+    {
+        var parsed = ControlGrammar.Line(line);
+        if (!parsed.Ok)
+        {
+            Error(o, Errno.EINVAL, $"cannot parse \"{line}\" (protocol {ControlGrammar.Version})");
+            return;
+        }
+        var cmd = parsed.Value;
+        bool admin = peer.Uid == 0 || peer.Uid == _ownerUid;
+        if (cmd is DeviceAdd or DeviceRemove or MiscCapacity or MiscRemove && !admin)
+        {
+            Error(o, Errno.EPERM, "only root or the mount's owner may change devices and capacities");
+            return;
+        }
+        switch (cmd)
+        {
+            case DeviceAdd(var name):
+                Done(o, _engine.Run(() =>
+                {
+                    if (_engine.Rdma.FindLocked(name) is not null)
+                        return Errno.EEXIST;
+                    _engine.Rdma.RegisterLocked(name);
+                    return Errno.Ok;
+                }), $"device {name} is already registered");
+                break;
+            case DeviceRemove(var name):
+                var removed = _engine.Run(() => _engine.Rdma.FindLocked(name) is { } d ? _engine.Rdma.UnregisterLocked(d) : Errno.ENODEV);
+                Done(o, removed, removed == Errno.EBUSY ? $"device {name} has charges held; release them first" : $"no device {name}");
+                break;
+            case DeviceList:
+                foreach (var d in _engine.Run(() => _engine.Rdma.DevicesLocked.Select(d => d.Name).ToArray()))
+                    o.Append(d).Append('\n');
+                o.Append("ok\n");
+                break;
+            case MiscCapacity(var name, var capacity, var follow):
+                _engine.Run(() => _engine.Misc.SetCapacityLocked(name, capacity, follow));
+                o.Append("ok\n");
+                break;
+            case MiscRemove(var name):
+                var r = _engine.Run(() => _engine.Misc.FindLocked(name) is { } t ? _engine.Misc.RemoveTypeLocked(t) : Errno.EINVAL);
+                Done(o, r, r == Errno.EBUSY ? $"misc type {name} is in use" : $"no misc type {name}");
+                break;
+            case Status:
+                StatusLines(o);
+                o.Append("ok\n");
+                break;
+            case ChargeRdma(var device, var resource, var amount):
+                var (re, rid) = context.ChargeRdma(device, resource, amount);
+                Charged(o, re, rid, re == Errno.ENODEV ? $"no device {device}" : $"rdma {device} {Name(resource)} over a limit");
+                break;
+            case ChargeMisc(var name, var amount):
+                var (me, mid) = context.ChargeMisc(name, amount);
+                Charged(o, me, mid, me == Errno.EINVAL ? $"misc type {name} is unknown or has capacity 0" : $"misc {name} over its max or capacity");
+                break;
+            case Uncharge(var id):
+                Done(o, context.Uncharge(id), $"no charge {id} in this context");
+                break;
+        }
+    }
+
+    private static string Name(RdmaResource r) => r == RdmaResource.HcaHandle ? "hca_handle" : "hca_object";
+
+    private void StatusLines(StringBuilder o)
+    {
+        var (rows, misc, miscRows) = _engine.Run(() => (
+            _engine.Rdma.RowsLocked((RdmaState)_engine.StateLocked(_engine.Root, Controllers.Rdma)!),
+            _engine.Misc.TypesLocked.Select(t => (t.Name, t.Capacity, t.Follow)).ToArray(),
+            _engine.Misc.RowsLocked((MiscState)_engine.StateLocked(_engine.Root, Controllers.Misc)!)));
+        o.Append("version ").Append(ControlGrammar.Version).Append('\n');
+        o.Append("mount ").Append(_mountPoint).Append('\n');
+        foreach (var r in rows)
+            o.Append($"device {r.Device} hca_handle={r.Current[0]} hca_object={r.Current[1]}\n");
+        foreach (var (name, capacity, follow) in misc)
+            o.Append($"misc {name} capacity={capacity} current={miscRows.First(m => m.Name == name).Current}{(follow ? " follow" : "")}\n");
+    }
+
+    private static void Done(StringBuilder o, Errno e, string message)
+    {
+        if (e == Errno.Ok)
+            o.Append("ok\n");
+        else
+            Error(o, e, message);
+    }
+
+    private static void Charged(StringBuilder o, Errno e, long id, string message)
+    {
+        if (e == Errno.Ok)
+            o.Append("ok ").Append(id).Append('\n');
+        else
+            Error(o, e, message);
+    }
+
+    private static void Error(StringBuilder o, Errno e, string message) => o.Append($"error {e} {message}\n");
+
+    public void Dispose()
+    {
+        _stopped = true;
+        _listener.Dispose();
+        try
+        {
+            File.Delete(Path);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

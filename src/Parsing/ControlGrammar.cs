@@ -1,0 +1,99 @@
+using CgFs.Accounting;
+using Sprache;
+
+namespace CgFs.Parsing;
+
+/// <summary>A request on the control socket (protocol version 1, one line each).</summary>
+public abstract record ControlCommand;
+public sealed record DeviceAdd(string Name) : ControlCommand;
+public sealed record DeviceRemove(string Name) : ControlCommand;
+public sealed record DeviceList : ControlCommand;
+public sealed record MiscCapacity(string Name, ulong Capacity, bool? Follow) : ControlCommand;
+public sealed record MiscRemove(string Name) : ControlCommand;
+public sealed record Status : ControlCommand;
+public sealed record ChargeRdma(string Device, RdmaResource Resource, int Amount) : ControlCommand;
+public sealed record ChargeMisc(string Name, ulong Amount) : ControlCommand;
+public sealed record Uncharge(long Id) : ControlCommand;
+
+/// <summary>
+/// The control protocol, version 1. The server greets with <c>cgfs-control 1</c>; each request is
+/// one line; each reply is zero or more data lines, then <c>ok [VALUE]</c> or
+/// <c>error ERRNO MESSAGE</c>.
+/// <code>
+/// device add NAME | device remove NAME | device list
+/// misc capacity NAME N [follow|nofollow] | misc remove NAME
+/// status
+/// charge rdma DEVICE hca_handle|hca_object N | charge misc NAME N | uncharge ID
+/// </code>
+/// </summary>
+public static class ControlGrammar
+{
+    public const int Version = 1;
+    public const string Greeting = "cgfs-control 1";
+
+    private static readonly Parser<string> Sp = Parse.Char(' ').AtLeastOnce().Text();
+    private static readonly Parser<string> Name = Parse.Char(c => c > ' ' && c != '\u007f', "name").AtLeastOnce().Text();
+    private static readonly Parser<ulong> U64 = Parse.Digit.AtLeastOnce().Text()
+        .Where(d => ulong.TryParse(d, out _)).Select(ulong.Parse);
+
+    private static Parser<string> Word(string w) => Parse.String(w).Text().Then(_ => Sp.Return(w));
+
+    private static readonly Parser<ControlCommand> Device =
+        from k in Word("device")
+        from c in Word("add").Then(_ => Name).Select(n => (ControlCommand)new DeviceAdd(n))
+            .Or(Word("remove").Then(_ => Name).Select(n => (ControlCommand)new DeviceRemove(n)))
+            .Or(Parse.String("list").Return((ControlCommand)new DeviceList()))
+        select c;
+
+    private static readonly Parser<ControlCommand> Misc =
+        from k in Word("misc")
+        from c in (from cap in Word("capacity")
+                   from name in Name
+                   from n in Sp.Then(_ => U64)
+                   from f in Sp.Then(_ => Parse.String("follow").Return(true).Or(Parse.String("nofollow").Return(false))).Optional()
+                   select (ControlCommand)new MiscCapacity(name, n, f.IsDefined ? f.Get() : null))
+            .Or(Word("remove").Then(_ => Name).Select(n => (ControlCommand)new MiscRemove(n)))
+        select c;
+
+    private static readonly Parser<RdmaResource> Resource =
+        Parse.String("hca_handle").Return(RdmaResource.HcaHandle).Or(Parse.String("hca_object").Return(RdmaResource.HcaObject));
+
+    private static readonly Parser<ControlCommand> Charge =
+        from k in Word("charge")
+        from c in (from r in Word("rdma")
+                   from dev in Name
+                   from res in Sp.Then(_ => Resource)
+                   from n in Sp.Then(_ => U64).Where(n => n is > 0 and <= int.MaxValue)
+                   select (ControlCommand)new ChargeRdma(dev, res, (int)n))
+            .Or(from m in Word("misc")
+                from name in Name
+                from n in Sp.Then(_ => U64)
+                select (ControlCommand)new ChargeMisc(name, n))
+        select c;
+
+    private static readonly Parser<ControlCommand> Command =
+        Device.Or(Misc).Or(Charge)
+            .Or(Word("uncharge").Then(_ => U64).Select(id => (ControlCommand)new Uncharge((long)id)))
+            .Or(Parse.String("status").Return((ControlCommand)new Status()));
+
+    /// <summary>One request line (without its newline); trailing spaces are tolerated.</summary>
+    public static Parsed<ControlCommand> Line(string line)
+    {
+        var r = Command.End().TryParse(line.TrimEnd(' ', '\r'));
+        return r.WasSuccessful ? Parsed<ControlCommand>.Of(r.Value) : Parsed<ControlCommand>.Fail(Errno.EINVAL);
+    }
+
+    /// <summary>A reply's last line: "ok [value]" or "error ERRNO message".</summary>
+    public static (bool Final, Errno Error, string Text) Reply(string line)
+    {
+        if (line == "ok" || line.StartsWith("ok ", StringComparison.Ordinal))
+            return (true, Errno.Ok, line.Length > 3 ? line[3..] : "");
+        if (line.StartsWith("error ", StringComparison.Ordinal))
+        {
+            var parts = line.Split(' ', 3);
+            var e = Enum.TryParse<Errno>(parts.ElementAtOrDefault(1), out var errno) ? errno : Errno.EIO;
+            return (true, e, parts.ElementAtOrDefault(2) ?? "");
+        }
+        return (false, Errno.Ok, line);
+    }
+}

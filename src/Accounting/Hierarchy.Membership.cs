@@ -188,11 +188,12 @@ public sealed partial class Hierarchy
             ExitedLocked(m);
     }
 
-    /// <summary>Drops every member the host no longer has (exit detection without events).</summary>
-    public void PruneLocked(Func<ProcessKey, bool> alive)
+    /// <summary>Drops every member the host no longer has (exit detection without events), only
+    /// among those placed in <paramref name="scope"/>'s subtree when given.</summary>
+    public void PruneLocked(Func<ProcessKey, bool> alive, Cgroup? scope = null)
     {
         foreach (var m in _members.Values.ToArray())
-            if (!alive(m.Key))
+            if ((scope is null || m.Placements.Any(g => IsDescendantOrSelf(g, scope))) && !alive(m.Key))
                 ExitedLocked(m);
     }
 

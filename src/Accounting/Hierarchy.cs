@@ -70,6 +70,8 @@ public sealed partial class Hierarchy
 
     public Cgroup[] ChildrenLocked(Cgroup parent) => parent.ChildrenByName.Values.ToArray();
 
+    public int ChildCountLocked(Cgroup parent) => parent.ChildrenByName.Count;
+
     public ControllerState? StateLocked(Cgroup c, Controllers controller) => c.State(controller);
 
     /// <summary>Nearest ancestor-or-self with state for the controller: where a process in

@@ -16,9 +16,8 @@ public sealed class Dispatcher(IFuseFileSystem fs, Action<string>? log = null)
     private static readonly int HeaderSize = Unsafe.SizeOf<InHeader>();
     private static readonly int OutHeaderSize = Unsafe.SizeOf<OutHeader>();
 
-    /// <summary>Zero attr/entry timeouts: the view changes behind the kernel's back (other cgroups'
-    /// writes, exits), so every lookup and getattr must reach us.</summary>
-    private const ulong Timeout = 0;
+    /// <summary>Entry and attribute cache lifetime, in seconds (see <see cref="Fuse.CacheSeconds"/>).</summary>
+    private const ulong Timeout = Fuse.CacheSeconds;
 
     /// <summary>Set once INIT has been answered.</summary>
     public bool Initialized { get; private set; }

@@ -14,6 +14,11 @@ public interface IFuseNotifier
 {
     /// <summary>Wakes the pollers registered under a poll handle (FUSE_NOTIFY_POLL).</summary>
     void NotifyPoll(ulong kh);
+
+    /// <summary>Drops the kernel's cached dentry of <paramref name="name"/> in directory
+    /// <paramref name="parent"/> (FUSE_NOTIFY_INVAL_ENTRY). Queued and sent from another thread:
+    /// the kernel takes the directory's lock to do it, which a request being served may hold.</summary>
+    void InvalidateEntry(ulong parent, string name);
 }
 
 /// <summary>

@@ -36,6 +36,11 @@ public static class Fuse
 
     public const uint PollScheduleNotify = 1 << 0;
     public const int NotifyPoll = 1;
+    public const int NotifyInvalEntry = 3;
+
+    /// <summary>How long the kernel may cache entries and attributes. Names vanish behind its back
+    /// only when a controller is disabled or PSI files are hidden; those are invalidated explicitly.</summary>
+    public const ulong CacheSeconds = 1;
 
     public const uint FattrMode = 1 << 0, FattrUid = 1 << 1, FattrGid = 1 << 2, FattrSize = 1 << 3,
         FattrAtime = 1 << 4, FattrMtime = 1 << 5, FattrFh = 1 << 6, FattrAtimeNow = 1 << 7,
@@ -254,6 +259,9 @@ public struct PollOut { public uint Revents; public uint Padding; }
 
 [StructLayout(LayoutKind.Sequential)]
 public struct NotifyPollWakeupOut { public ulong Kh; }
+
+[StructLayout(LayoutKind.Sequential)]
+public struct NotifyInvalEntryOut { public ulong Parent; public uint NameLen; public uint Flags; }
 
 [StructLayout(LayoutKind.Sequential)]
 public struct DirentHeader { public ulong Ino; public ulong Off; public uint NameLen; public uint Type; }

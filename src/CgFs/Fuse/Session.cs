@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using System.Text;
 
 namespace CgFs.Fuse;
 
@@ -18,12 +20,14 @@ public sealed unsafe class Session : IFuseNotifier
     private readonly Dispatcher _dispatcher;
     private readonly Action<string> _log;
     private readonly object _notifyLock = new();
+    private readonly BlockingCollection<(ulong Parent, string Name)> _invalidations = new();
 
     public Session(int fd, IFuseFileSystem fs, Action<string> log)
     {
         _fd = fd;
         _log = log;
         _dispatcher = new Dispatcher(fs, log);
+        new Thread(SendInvalidations) { IsBackground = true, Name = "fuse-invalidate" }.Start();
     }
 
     /// <summary>Serves requests on <paramref name="threads"/> threads until the mount goes away.</summary>
@@ -78,6 +82,27 @@ public sealed unsafe class Session : IFuseNotifier
         var h = new OutHeader { Len = (uint)msg.Length, Error = Fuse.NotifyPoll, Unique = 0 };
         MemoryMarshal.Write(msg, in h);
         MemoryMarshal.Write(msg[sizeof(OutHeader)..], new NotifyPollWakeupOut { Kh = kh });
+        Send(msg);
+    }
+
+    public void InvalidateEntry(ulong parent, string name) => _invalidations.Add((parent, name));
+
+    private void SendInvalidations()
+    {
+        foreach (var (parent, name) in _invalidations.GetConsumingEnumerable())
+        {
+            int nameLen = Encoding.Latin1.GetByteCount(name);
+            var msg = new byte[sizeof(OutHeader) + sizeof(NotifyInvalEntryOut) + nameLen + 1];
+            MemoryMarshal.Write(msg, new OutHeader { Len = (uint)msg.Length, Error = Fuse.NotifyInvalEntry });
+            MemoryMarshal.Write(msg.AsSpan(sizeof(OutHeader)), new NotifyInvalEntryOut { Parent = parent, NameLen = (uint)nameLen });
+            Encoding.Latin1.GetBytes(name, msg.AsSpan(sizeof(OutHeader) + sizeof(NotifyInvalEntryOut)));
+            Send(msg);
+        }
+    }
+
+    /// <summary>Writes one notification; ENOENT (nothing cached) and ENODEV (unmounted) are expected.</summary>
+    private void Send(ReadOnlySpan<byte> msg)
+    {
         lock (_notifyLock)
         {
             fixed (byte* p = msg)

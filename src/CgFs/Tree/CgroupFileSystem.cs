@@ -191,7 +191,8 @@ public sealed class CgroupFileSystem : IFuseFileSystem
             if (!_nodes.TryGetValue(parent, out var pn) || pn is not DirNode dn)
                 return (int)Errno.ENOENT;
             var dir = dn.Dir;
-            Processes.Refresh();
+            if (Engine.Run(() => Engine.ChildLocked(dir.Cgroup, name)) is { } target)
+                Processes.Refresh(target);
             var e = Engine.Run(() =>
             {
                 var child = Engine.ChildLocked(dir.Cgroup, name);
@@ -240,7 +241,7 @@ public sealed class CgroupFileSystem : IFuseFileSystem
                 m = d.FileMeta(fn.File);
             return MakeAttr((ulong)(d.Cgroup.Id << 6) | (ulong)(FilesByName[fn.File.Name].Index + 1), S_IFREG | m.Mode, 1, m);
         }
-        int children = Engine.Run(() => d.Cgroup.Removed ? 0 : Engine.ChildrenLocked(d.Cgroup).Length);
+        int children = Engine.Run(() => d.Cgroup.Removed ? 0 : Engine.ChildCountLocked(d.Cgroup));
         lock (_metaLock)
             return MakeAttr((ulong)(d.Cgroup.Id << 6), S_IFDIR | d.Meta.Mode, (uint)(2 + children), d.Meta);
     }
@@ -299,10 +300,14 @@ public sealed class CgroupFileSystem : IFuseFileSystem
     }
 
     /// <summary>Files created when a controller is enabled belong to the writer of the parent's
-    /// cgroup.subtree_control (spec core.md 1.2); disabled controllers' files are gone.</summary>
+    /// cgroup.subtree_control (spec core.md 1.2); disabled controllers' files are gone, and so
+    /// must be the kernel's cached entries for them.</summary>
     public void ControllerFilesChanged(IEnumerable<Cgroup> children, Controllers enabled, Controllers disabled, uint uid, uint gid)
     {
         long now = NowNs();
+        children = children.ToArray();
+        if (disabled != Controllers.None)
+            InvalidateCached(children, f => (disabled & f.Controller) != 0);
         lock (_metaLock)
         {
             foreach (var child in children)
@@ -321,6 +326,23 @@ public sealed class CgroupFileSystem : IFuseFileSystem
                 }
             }
         }
+    }
+
+    /// <summary>Asks the kernel to forget cached entries of files that just disappeared. Only names
+    /// we handed out a node for can be cached.</summary>
+    public void InvalidateCached(IEnumerable<Cgroup> cgroups, Func<InterfaceFile, bool> gone)
+    {
+        var names = new List<(ulong, string)>();
+        lock (_nodes)
+        {
+            foreach (var c in cgroups)
+                if (c.ViewState is CgroupDir { Node: { } dn } d)
+                    foreach (var fn in d.FileNodes.Values)
+                        if (gone(fn.File))
+                            names.Add((dn.Id, fn.File.Name));
+        }
+        foreach (var (parent, name) in names)
+            Waiters.Notifier?.InvalidateEntry(parent, name);
     }
 
     /// <summary>Migration permission (spec core.md 5.1): write access to cgroup.procs of the common

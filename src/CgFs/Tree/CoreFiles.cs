@@ -27,7 +27,7 @@ public static class CoreFiles
         new("cgroup.events", 0b100_100_100, Placement.NotOnRoot, Controllers.None,
             x =>
             {
-                x.Fs.Processes.Refresh();
+                x.Fs.Processes.Refresh(x.Cgroup);
                 var (populated, frozen) = x.Engine.Run(() => x.Engine.EventsLocked(x.Cgroup));
                 return CoreRender.Events(populated, frozen);
             },
@@ -57,6 +57,8 @@ public static class CoreFiles
                 if (n.Value is not (0 or 1))
                     return Errno.ERANGE;
                 x.Dir.PressureVisible = n.Value == 1;
+                if (n.Value == 0)
+                    x.Fs.InvalidateCached([x.Cgroup], f => f.IsPressure);
                 return Errno.Ok;
             }),
         new("cpu.stat", 0b100_100_100, Placement.Everywhere, Controllers.None, _ => CoreRender.CpuStat, null),

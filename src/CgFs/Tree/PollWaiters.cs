@@ -4,7 +4,7 @@ using CgFs.Fuse;
 namespace CgFs.Tree;
 
 /// <summary>
-/// Kernel poll handles waiting on notifying files. FUSE poll handles are one-shot: after a
+/// Kernel poll handles waiting on notifying files, and the way to the kernel's notifications. FUSE poll handles are one-shot: after a
 /// wake-up the kernel polls again and re-registers. This lock is a leaf of the lock order.
 /// </summary>
 public sealed class PollWaiters

@@ -14,11 +14,13 @@ public sealed class Processes(Hierarchy engine, Action<string> log)
     /// <summary>True when the netlink connector reports forks; otherwise parents are inferred from procfs.</summary>
     public bool ForkEventsAvailable { get; set; }
 
-    /// <summary>Drops recorded processes that exited (or whose pid was reused) and, without fork
-    /// events, records children of recorded processes that appeared since.</summary>
-    public void Refresh()
+    /// <summary>Drops recorded processes of <paramref name="scope"/>'s subtree (all when null) that
+    /// exited or whose pid was reused — exit events are asynchronous, and a read or rmdir right
+    /// after a process was reaped must already see it gone — and, without fork events, records
+    /// children of recorded processes that appeared since.</summary>
+    public void Refresh(Cgroup? scope = null)
     {
-        engine.Run(() => { engine.PruneLocked(ProcFs.Alive); return 0; });
+        engine.Run(() => { engine.PruneLocked(ProcFs.Alive, scope); return 0; });
         if (!ForkEventsAvailable)
             InferChildren();
     }
@@ -71,7 +73,7 @@ public sealed class Processes(Hierarchy engine, Action<string> log)
 
     public Rendered RenderProcs(Cgroup c)
     {
-        Refresh();
+        Refresh(c);
         var (threaded, recorded, others) = engine.Run(() => (
             engine.TypeLocked(c) == CgroupType.Threaded && !c.IsRoot,
             engine.RecordedProcsLocked(c),
@@ -86,7 +88,7 @@ public sealed class Processes(Hierarchy engine, Action<string> log)
 
     public Rendered RenderThreads(Cgroup c)
     {
-        Refresh();
+        Refresh(c);
         var (candidates, members) = engine.Run(() => (
             engine.RecordedProcsWithThreadsInLocked(c),
             c.IsRoot ? engine.MembersLocked().Select(m => m.Pid).ToHashSet() : null));
@@ -114,7 +116,7 @@ public sealed class Processes(Hierarchy engine, Action<string> log)
             return target.Error;
         if (target.Key is not { } key)
             return Errno.Ok; // a zombie: silently skipped
-        Refresh();
+        EnsureRecorded(key.Pid);
         return engine.Run(() => engine.MigrateProcessLocked(key, x.Cgroup, g => x.Fs.MayWriteProcs(g, x.Opener)));
     }
 
@@ -130,7 +132,7 @@ public sealed class Processes(Hierarchy engine, Action<string> log)
             return target.Error;
         if (target.Key is not { } key)
             return Errno.Ok;
-        Refresh();
+        EnsureRecorded(key.Pid);
         return engine.Run(() => engine.MigrateThreadLocked(key, tid, x.Cgroup, g => x.Fs.MayWriteProcs(g, x.Opener)));
     }
 

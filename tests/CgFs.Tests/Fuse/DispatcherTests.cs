@@ -83,7 +83,7 @@ public sealed class DispatcherTests
         var fs = new FakeFs();
         var (h, body) = Dispatch(fs, Request(Opcode.Lookup, 1, Encoding.Latin1.GetBytes("cgroup.procs\0")));
         var e = MemoryMarshal.Read<EntryOut>(body);
-        Assert.That((h.Error, e.NodeId, e.Attr.Mode, e.EntryValid, fs.Last), Is.EqualTo((0, 5UL, 0x81A4u, 0UL, "lookup 1 cgroup.procs uid 1000 tid 4242")));
+        Assert.That((h.Error, e.NodeId, e.Attr.Mode, e.EntryValid, fs.Last), Is.EqualTo((0, 5UL, 0x81A4u, CgFs.Fuse.Fuse.CacheSeconds, "lookup 1 cgroup.procs uid 1000 tid 4242")));
     }
 
     [Test]

@@ -100,6 +100,16 @@ public sealed class CoreControllerTests
     }
 
     [Test]
+    public void KernelCachedEntriesOfVanishedFilesAreInvalidated()
+    {
+        Assert.That(_m.Mkdir("A"), Is.EqualTo(Errno.Ok));
+        Assert.That(_m.Write("cgroup.subtree_control", "+rdma"), Is.EqualTo(Errno.Ok));
+        var r = _m.Sh("stat -c %n A/rdma.max A/io.pressure >/dev/null && echo -rdma > cgroup.subtree_control && echo 0 > A/cgroup.pressure && sleep 0.2; " +
+                      "stat A/rdma.max; echo rc=$?; stat A/io.pressure; echo rc=$?");
+        Assert.That(r.Out, Does.EndWith("rc=1\nrc=1\n"), r.ToString());
+    }
+
+    [Test]
     public void PressureFilesCanBeHidden()
     {
         Assert.That(_m.Mkdir("A"), Is.EqualTo(Errno.Ok));

@@ -1,0 +1,209 @@
+/*
+ * fsbench: the same file operations, interleaved, against two cgroup trees — the kernel's own
+ * cgroup2 and a cgfs mount — printing p50/p99 latency per operation and the ratio cgfs/kernel.
+ * Interleaving (a batch on one target, then the same batch on the other, repeated) makes
+ * machine noise hit both sides alike.
+ *
+ * usage: fsbench KERNEL_DIR CGFS_DIR [SCALE]     (SCALE 1 = 1k/10k siblings; tests use less)
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SAMPLES 400000
+
+typedef struct { double *v; int n; } samples;
+
+static double now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static void add(samples *s, double us) { if (s->n < MAX_SAMPLES) s->v[s->n++] = us; }
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(samples *s, double p) {
+    if (s->n == 0) return 0;
+    qsort(s->v, s->n, sizeof(double), cmp);
+    int i = (int)(p * (s->n - 1));
+    return s->v[i];
+}
+
+static samples mk(void) { samples s = { calloc(MAX_SAMPLES, sizeof(double)), 0 }; return s; }
+
+static void die(const char *what, const char *path) {
+    fprintf(stderr, "fsbench: %s %s: %s\n", what, path, strerror(errno));
+    exit(1);
+}
+
+typedef struct { const char *root; samples k[2]; } target;
+
+enum { OP_MKDIR1K, OP_RMDIR1K, OP_MKDIR10K, OP_READDIR10K, OP_RMDIR10K, OP_CHAIN32, OP_STAT,
+       OP_WRITE_LIMIT, OP_WRITE_INVALID, OP_READ_PROCS, OP_READ_LIMIT, OP_READ_T1, OP_READ_T2,
+       OP_READ_T4, OP_COUNT };
+static const char *names[OP_COUNT] = {
+    "mkdir (1k siblings)", "rmdir (1k siblings)", "mkdir (10k siblings)", "readdir (10k children)",
+    "rmdir (10k siblings)", "mkdir depth-32 chain", "stat", "open+write+close limit",
+    "open+write+close invalid", "open+read+close cgroup.procs", "open+read+close limit",
+    "read loop, 1 thread", "read loop, 2 threads", "read loop, 4 threads" };
+
+static samples S[2][OP_COUNT];
+
+static void siblings(int t, const char *root, int n, int op_mk, int op_rm, int op_readdir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/sib", root);
+    if (mkdir(path, 0755) && errno != EEXIST) die("mkdir", path);
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/sib/c%d", root, i);
+        double t0 = now_us();
+        if (mkdir(path, 0755)) die("mkdir", path);
+        add(&S[t][op_mk], now_us() - t0);
+    }
+    if (op_readdir >= 0) {
+        for (int r = 0; r < 5; r++) {
+            snprintf(path, sizeof path, "%s/sib", root);
+            double t0 = now_us();
+            DIR *d = opendir(path);
+            if (!d) die("opendir", path);
+            int count = 0;
+            while (readdir(d)) count++;
+            closedir(d);
+            add(&S[t][op_readdir], now_us() - t0);
+            if (count < n) { fprintf(stderr, "fsbench: readdir saw %d < %d\n", count, n); exit(1); }
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/sib/c%d", root, i);
+        double t0 = now_us();
+        if (rmdir(path)) die("rmdir", path);
+        add(&S[t][op_rm], now_us() - t0);
+    }
+    snprintf(path, sizeof path, "%s/sib", root);
+    rmdir(path);
+}
+
+static void chain(int t, const char *root) {
+    char path[4096];
+    int len = snprintf(path, sizeof path, "%s", root);
+    for (int i = 0; i < 32; i++) {
+        len += snprintf(path + len, sizeof path - len, "/d");
+        double t0 = now_us();
+        if (mkdir(path, 0755)) die("mkdir", path);
+        add(&S[t][OP_CHAIN32], now_us() - t0);
+    }
+    for (int i = 0; i < 32; i++) {
+        if (rmdir(path)) die("rmdir", path);
+        *strrchr(path, '/') = 0;
+    }
+}
+
+static void file_ops(int t, const char *root, int n) {
+    char cg[512], f[600];
+    snprintf(cg, sizeof cg, "%s/ops", root);
+    if (mkdir(cg, 0755) && errno != EEXIST) die("mkdir", cg);
+    char buf[4096];
+    struct stat st;
+    for (int i = 0; i < n; i++) {
+        snprintf(f, sizeof f, "%s/cgroup.max.depth", cg);
+        double t0 = now_us();
+        if (stat(f, &st)) die("stat", f);
+        add(&S[t][OP_STAT], now_us() - t0);
+
+        t0 = now_us();
+        int fd = open(f, O_WRONLY);
+        if (fd < 0 || write(fd, "5\n", 2) != 2) die("write", f);
+        close(fd);
+        add(&S[t][OP_WRITE_LIMIT], now_us() - t0);
+
+        t0 = now_us();
+        fd = open(f, O_WRONLY);
+        if (fd < 0 || write(fd, "x\n", 2) != -1 || errno != EINVAL) die("invalid write", f);
+        close(fd);
+        add(&S[t][OP_WRITE_INVALID], now_us() - t0);
+
+        t0 = now_us();
+        fd = open(f, O_RDONLY);
+        if (fd < 0 || read(fd, buf, sizeof buf) <= 0) die("read", f);
+        close(fd);
+        add(&S[t][OP_READ_LIMIT], now_us() - t0);
+
+        snprintf(f, sizeof f, "%s/cgroup.procs", cg);
+        t0 = now_us();
+        fd = open(f, O_RDONLY);
+        if (fd < 0 || read(fd, buf, sizeof buf) < 0) die("read", f);
+        close(fd);
+        add(&S[t][OP_READ_PROCS], now_us() - t0);
+    }
+    rmdir(cg);
+}
+
+typedef struct { const char *file; int n; samples *out; pthread_mutex_t *lock; } loop_arg;
+
+static void *read_loop(void *p) {
+    loop_arg *a = p;
+    char buf[256];
+    double *local = calloc(a->n, sizeof(double));
+    for (int i = 0; i < a->n; i++) {
+        double t0 = now_us();
+        int fd = open(a->file, O_RDONLY);
+        if (fd < 0 || read(fd, buf, sizeof buf) <= 0) die("read", a->file);
+        close(fd);
+        local[i] = now_us() - t0;
+    }
+    pthread_mutex_lock(a->lock);
+    for (int i = 0; i < a->n; i++) add(a->out, local[i]);
+    pthread_mutex_unlock(a->lock);
+    free(local);
+    return NULL;
+}
+
+static void threads(int t, const char *root, int nthreads, int op, int n) {
+    char f[512];
+    snprintf(f, sizeof f, "%s/cgroup.max.depth", root);
+    pthread_t th[8];
+    loop_arg a = { f, n, &S[t][op], &(pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER };
+    for (int i = 0; i < nthreads; i++) pthread_create(&th[i], NULL, read_loop, &a);
+    for (int i = 0; i < nthreads; i++) pthread_join(th[i], NULL);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: fsbench KERNEL_DIR CGFS_DIR [SCALE]\n");
+        return 2;
+    }
+    const char *roots[2] = { argv[1], argv[2] };
+    double scale = argc > 3 ? atof(argv[3]) : 1.0;
+    for (int t = 0; t < 2; t++)
+        for (int o = 0; o < OP_COUNT; o++) S[t][o] = mk();
+    int rounds = 5;
+    for (int r = 0; r < rounds; r++) {
+        for (int t = 0; t < 2; t++) siblings(t, roots[t], (int)(1000 * scale / rounds), OP_MKDIR1K, OP_RMDIR1K, -1);
+        for (int t = 0; t < 2; t++) chain(t, roots[t]);
+        for (int t = 0; t < 2; t++) file_ops(t, roots[t], (int)(2000 * scale / rounds));
+        for (int t = 0; t < 2; t++) threads(t, roots[t], 1, OP_READ_T1, (int)(2000 * scale / rounds));
+        for (int t = 0; t < 2; t++) threads(t, roots[t], 2, OP_READ_T2, (int)(1000 * scale / rounds));
+        for (int t = 0; t < 2; t++) threads(t, roots[t], 4, OP_READ_T4, (int)(500 * scale / rounds));
+    }
+    for (int t = 0; t < 2; t++) siblings(t, roots[t], (int)(10000 * scale), OP_MKDIR10K, OP_RMDIR10K, OP_READDIR10K);
+
+    printf("%-30s %10s %10s %10s %10s %8s %8s\n", "operation (µs)", "kern p50", "kern p99", "cgfs p50", "cgfs p99", "p50 ×", "p99 ×");
+    for (int o = 0; o < OP_COUNT; o++) {
+        double k50 = pct(&S[0][o], .5), k99 = pct(&S[0][o], .99), c50 = pct(&S[1][o], .5), c99 = pct(&S[1][o], .99);
+        printf("%-30s %10.1f %10.1f %10.1f %10.1f %8.2f %8.2f\n", names[o], k50, k99, c50, c99,
+               k50 > 0 ? c50 / k50 : 0, k99 > 0 ? c99 / k99 : 0);
+    }
+    return 0;
+}

@@ -7,7 +7,7 @@ OUT           := out
 MNT           ?= ./mnt
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps build run test clean
+.PHONY: all deps test-deps build run test bench clean
 
 all: build
 
@@ -38,6 +38,11 @@ test-deps:
 test: build test-deps
 	$(DOTNET) test tests/CgFs.Tests/CgFs.Tests.csproj -c $(CONFIGURATION) --nologo \
 	  --results-directory TestResults --logger "trx;LogFileName=cgfs.trx" --logger "console;verbosity=normal"
+
+## bench: cgfs against the kernel's cgroup2 in the same run, plus engine micro-benchmarks (not part of test)
+bench: build
+	@command -v gcc >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gcc libc6-dev >/dev/null; }
+	scripts/bench.sh
 
 clean:
 	rm -rf $(OUT) TestResults src/*/bin src/*/obj tests/*/bin tests/*/obj

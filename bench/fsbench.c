@@ -5,6 +5,8 @@
  * machine noise hit both sides alike.
  *
  * usage: fsbench KERNEL_DIR CGFS_DIR [SCALE]     (SCALE 1 = 1k/10k siblings; tests use less)
+ *        fsbench --populate DIR N                 mkdir N cgroups under DIR/pop, printing mkdir,
+ *                                                 read and rmdir latency at the start and at the end
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -179,7 +181,52 @@ static void threads(int t, const char *root, int nthreads, int op, int n) {
     for (int i = 0; i < nthreads; i++) pthread_join(th[i], NULL);
 }
 
+/* mkdir N siblings; latency of the first and last 1000 mkdirs, of reads with N present, and of
+ * 1000 rmdirs at full size: flat numbers mean per-cgroup cost does not grow with the count.
+ * Leaves the cgroups in place (the caller measures memory), removing them on the second call. */
+static int populate(const char *dir, int n, int remove_after) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/pop", dir);
+    if (mkdir(path, 0755) && errno != EEXIST) die("mkdir", path);
+    samples first = mk(), last = mk(), reads = mk(), rms = mk();
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/pop/c%d", dir, i);
+        double t0 = now_us();
+        if (mkdir(path, 0755)) die("mkdir", path);
+        double us = now_us() - t0;
+        if (i < 1000) add(&first, us);
+        if (i >= n - 1000) add(&last, us);
+    }
+    char buf[256];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(path, sizeof path, "%s/pop/c%d/cgroup.max.depth", dir, (i * 7919) % n);
+        double t0 = now_us();
+        int fd = open(path, O_RDONLY);
+        if (fd < 0 || read(fd, buf, sizeof buf) <= 0) die("read", path);
+        close(fd);
+        add(&reads, now_us() - t0);
+    }
+    printf("cgroups %d: mkdir p50 first 1k %.1f µs, last 1k %.1f µs; open+read+close p50 %.1f µs\n",
+           n, pct(&first, .5), pct(&last, .5), pct(&reads, .5));
+    fflush(stdout);
+    if (!remove_after) return 0;
+    for (int i = n - 1; i >= 0; i--) {
+        snprintf(path, sizeof path, "%s/pop/c%d", dir, i);
+        double t0 = now_us();
+        if (rmdir(path)) die("rmdir", path);
+        if (i >= n - 1000) add(&rms, now_us() - t0);
+    }
+    printf("cgroups %d: rmdir p50 of the first 1k removals %.1f µs\n", n, pct(&rms, .5));
+    snprintf(path, sizeof path, "%s/pop", dir);
+    rmdir(path);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 4 && !strcmp(argv[1], "--populate"))
+        return populate(argv[2], atoi(argv[3]), 0);
+    if (argc == 4 && !strcmp(argv[1], "--populate-and-remove"))
+        return populate(argv[2], atoi(argv[3]), 1);
     if (argc < 3) {
         fprintf(stderr, "usage: fsbench KERNEL_DIR CGFS_DIR [SCALE]\n");
         return 2;

@@ -26,6 +26,8 @@ public static class MountCommand
           --config FILE            read devices and misc types from FILE (see README)
           --control SOCKET         control socket for `cgfs ctl` and `cgfs hold` (default:
                                    /run/cgfs/<mount point with / as _>.sock for root)
+          --state FILE             journal the hierarchy, limits, devices, types, membership and
+                                   shortcut charges to FILE; a later mount with it restores them
           --threads N              FUSE reader threads (default 2)
           --log FILE               append diagnostics to FILE (daemon mode; default: none)
 
@@ -35,7 +37,7 @@ public static class MountCommand
 
     private const string DaemonEnv = "CGFS_DAEMONIZED";
 
-    private sealed record Options(string MountPoint, bool Foreground, List<string> FuseOptions, List<ConfigEntry> Entries, int Threads, string? Log, string Control);
+    private sealed record Options(string MountPoint, bool Foreground, List<string> FuseOptions, List<ConfigEntry> Entries, int Threads, string? Log, string Control, string? State);
 
     public static int Run(string[] args)
     {
@@ -54,7 +56,7 @@ public static class MountCommand
 
     private static Options Parse(string[] args)
     {
-        string? mountPoint = null, log = null, control = null;
+        string? mountPoint = null, log = null, control = null, state = null;
         bool foreground = false, explicitConfig = false;
         int threads = 2;
         var fuseOptions = new List<string>();
@@ -98,6 +100,9 @@ public static class MountCommand
                 case "--control":
                     control = Path.GetFullPath(Next());
                     break;
+                case "--state":
+                    state = Path.GetFullPath(Next());
+                    break;
                 default:
                     if (args[i].StartsWith('-') || mountPoint is not null)
                         throw new CliException($"unexpected argument '{args[i]}'\n\n{Usage}");
@@ -110,7 +115,7 @@ public static class MountCommand
         if (!explicitConfig)
             entries.AddRange([new RdmaDeviceEntry("mlx5_0"), new RdmaDeviceEntry("mlx5_1"), new MiscEntry("sev", 509, false), new MiscEntry("sev_es", 16, false)]);
         return new Options(Path.GetFullPath(mountPoint), foreground, fuseOptions, entries, threads, log,
-            control ?? Control.ControlPaths.Default(mountPoint));
+            control ?? Control.ControlPaths.Default(mountPoint), state);
     }
 
     /// <summary>Re-executes with -f in a new session and waits (bounded) until the mount answers.
@@ -158,9 +163,13 @@ public static class MountCommand
     {
         Action<string> log = MakeLog(o);
         var engine = new Hierarchy();
+        // A non-empty state file is authoritative for devices and types: the options seed a new one.
+        bool restoring = o.State is not null && State.JournalFile.Read(o.State, out _).Count > 0;
+        if (restoring)
+            log($"restoring devices, types and the hierarchy from {o.State}; device and misc options are not applied again");
         engine.Run(() =>
         {
-            foreach (var e in o.Entries)
+            foreach (var e in restoring ? [] : o.Entries)
             {
                 if (e is RdmaDeviceEntry d)
                     engine.Rdma.RegisterLocked(ToKernel(d.Name));
@@ -183,6 +192,22 @@ public static class MountCommand
             return Program.Fail($"control socket {o.Control}: {e.Message}");
         }
         using var controlScope = control;
+        State.StateJournal? journal = null;
+        if (o.State is not null)
+        {
+            try
+            {
+                journal = State.StateJournal.Open(o.State, fs, log);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return Program.Fail($"state {o.State}: {e.Message}");
+            }
+            control.Journal = journal;
+            // Children of restored processes forked while we were down are born where their parents are.
+            processes.InferAllChildren();
+        }
+        using var journalScope = journal;
 
         Mounter.Mounted mounted;
         try

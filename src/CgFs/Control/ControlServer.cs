@@ -22,6 +22,9 @@ public sealed class ControlServer : IDisposable
     private readonly Socket _listener;
     private volatile bool _stopped;
 
+    /// <summary>Where device and capacity changes are recorded for a restart (--state), if anywhere.</summary>
+    public State.StateJournal? Journal { get; set; }
+
     public ControlServer(string path, string mountPoint, Hierarchy engine, Processes processes, uint ownerUid, Action<string> log)
     {
         Path = path;
@@ -118,16 +121,21 @@ public sealed class ControlServer : IDisposable
         switch (cmd)
         {
             case DeviceAdd(var name):
-                Done(o, _engine.Run(() =>
+                var added = _engine.Run(() =>
                 {
                     if (_engine.Rdma.FindLocked(name) is not null)
                         return Errno.EEXIST;
                     _engine.Rdma.RegisterLocked(name);
                     return Errno.Ok;
-                }), $"device {name} is already registered");
+                });
+                if (added == Errno.Ok)
+                    Journal?.Control($"device add {State.StateJournal.Esc(name)}");
+                Done(o, added, $"device {name} is already registered");
                 break;
             case DeviceRemove(var name):
                 var removed = _engine.Run(() => _engine.Rdma.FindLocked(name) is { } d ? _engine.Rdma.UnregisterLocked(d) : Errno.ENODEV);
+                if (removed == Errno.Ok)
+                    Journal?.Control($"device remove {State.StateJournal.Esc(name)}");
                 Done(o, removed, removed == Errno.EBUSY ? $"device {name} has charges held; release them first" : $"no device {name}");
                 break;
             case DeviceList:
@@ -136,11 +144,14 @@ public sealed class ControlServer : IDisposable
                 o.Append("ok\n");
                 break;
             case MiscCapacity(var name, var capacity, var follow):
-                _engine.Run(() => _engine.Misc.SetCapacityLocked(name, capacity, follow));
+                var type = _engine.Run(() => _engine.Misc.SetCapacityLocked(name, capacity, follow));
+                Journal?.Control($"misc capacity {State.StateJournal.Esc(name)} {capacity} {(type.Follow ? "follow" : "nofollow")}");
                 o.Append("ok\n");
                 break;
             case MiscRemove(var name):
                 var r = _engine.Run(() => _engine.Misc.FindLocked(name) is { } t ? _engine.Misc.RemoveTypeLocked(t) : Errno.EINVAL);
+                if (r == Errno.Ok)
+                    Journal?.Control($"misc remove {State.StateJournal.Esc(name)}");
                 Done(o, r, r == Errno.EBUSY ? $"misc type {name} is in use" : $"no misc type {name}");
                 break;
             case Status:

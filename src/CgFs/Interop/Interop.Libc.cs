@@ -31,3 +31,12 @@ internal static unsafe partial class Interop
         internal const int FD_CLOEXEC = 1;
     }
 }
+
+internal static partial class Interop
+{
+    internal static partial class Sys
+    {
+        [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+        internal static partial int FSync(int fd);
+    }
+}

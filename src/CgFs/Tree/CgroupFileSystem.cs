@@ -62,6 +62,8 @@ public sealed class CgroupFileSystem : IFuseFileSystem
     public Hierarchy Engine { get; }
     public Processes Processes { get; }
     public PollWaiters Waiters { get; } = new();
+    /// <summary>Where acknowledged changes are recorded for a restart (--state), if anywhere.</summary>
+    public State.StateJournal? Journal { get; set; }
 
     private sealed class OpenFile(FileNode node, ControllerState? state, Credentials opener, int flags)
     {
@@ -179,6 +181,7 @@ public sealed class CgroupFileSystem : IFuseFileSystem
             lock (_metaLock)
                 dir.Meta.MtimeNs = dir.Meta.CtimeNs = now;
             entry = new Entry(cd.Node.Id, AttrOf(cd.Node));
+            Journal?.Mkdir(child, mode & 0xFFF, c.Uid, c.Gid);
             return 0;
         }
     }
@@ -207,6 +210,7 @@ public sealed class CgroupFileSystem : IFuseFileSystem
                 return (int)e;
         }
         Waiters.WakeAll(removed!);
+        Journal?.Rmdir(removed!);
         return 0;
     }
 
@@ -293,6 +297,8 @@ public sealed class CgroupFileSystem : IFuseFileSystem
                 else if ((s.Valid & Fuse.Fuse.FattrMtime) != 0)
                     m.MtimeNs = (long)s.Mtime * 1_000_000_000 + s.MtimeNsec;
                 m.CtimeNs = now;
+                if ((s.Valid & (Fuse.Fuse.FattrMode | Fuse.Fuse.FattrUid | Fuse.Fuse.FattrGid)) != 0)
+                    Journal?.Meta(n.Dir.Cgroup, n is FileNode f ? f.File.Name : ".", m.Mode, m.Uid, m.Gid);
             }
             attr = AttrOf(n);
             return 0;
@@ -442,7 +448,10 @@ public sealed class CgroupFileSystem : IFuseFileSystem
             return (int)Errno.EINVAL;
         int nul = data.IndexOf((byte)0);
         var text = Encoding.Latin1.GetString(nul < 0 ? data : data[..nul]);
-        return (int)file.Write(Context(f, c), text);
+        var e = file.Write(Context(f, c), text);
+        if (e == Errno.Ok && file.Name is not ("cgroup.procs" or "cgroup.threads" or "cgroup.kill"))
+            Journal?.Write(f.Node.Dir.Cgroup, file.Name, text, c.Uid, c.Gid);
+        return (int)e;
     }
 
     public void Release(ulong node, ulong fh) => _open.TryRemove(fh, out _);
@@ -565,8 +574,18 @@ public sealed class CgroupFileSystem : IFuseFileSystem
             if ((flags & XATTR_REPLACE) != 0 && !exists)
                 return (int)Errno.ENODATA;
             m.Xattrs[name] = value.ToArray();
-            return 0;
         }
+        JournalXattr(node, name, value.ToArray());
+        return 0;
+    }
+
+    private void JournalXattr(ulong node, string name, byte[]? value)
+    {
+        if (Journal is null)
+            return;
+        lock (_nodes)
+            if (_nodes.TryGetValue(node, out var n))
+                Journal.Xattr(n.Dir.Cgroup, n is FileNode f ? f.File.Name : ".", name, value);
     }
 
     public int ListXattr(in Caller c, ulong node, out byte[] names)
@@ -588,6 +607,81 @@ public sealed class CgroupFileSystem : IFuseFileSystem
         if (m is null)
             return (int)Errno.ENOENT;
         lock (_metaLock)
-            return m.Xattrs is not null && m.Xattrs.Remove(name) ? 0 : (int)Errno.ENODATA;
+            if (m.Xattrs is null || !m.Xattrs.Remove(name))
+                return (int)Errno.ENODATA;
+        JournalXattr(node, name, null);
+        return 0;
+    }
+
+    // ---- restoring state (the journal replays through these) ------------------------------------
+
+    /// <summary>Creates a cgroup as a replayed mkdir; null if it cannot exist any more.</summary>
+    public Cgroup? RestoreMkdir(Cgroup parent, string name, uint mode, uint uid, uint gid)
+    {
+        lock (_nodes)
+        {
+            Cgroup? child = null;
+            if (Engine.Run(() => Engine.MkdirLocked(parent, name, out child)) != Errno.Ok)
+                return null;
+            long now = NowNs();
+            child!.ViewState = new CgroupDir(child, new Meta(mode, uid, gid, now)) { CreatorUid = uid, CreatorGid = gid, CreatedNs = now };
+            return child;
+        }
+    }
+
+    public Errno RestoreRmdir(Cgroup c) => Engine.Run(() => Engine.RmdirLocked(c));
+
+    /// <summary>Replays a write through the file's own handler, as root.</summary>
+    public Errno RestoreWrite(Cgroup c, string fileName, string text, uint uid, uint gid)
+    {
+        if (!FilesByName.TryGetValue(fileName, out var f) || f.File.Write is null || c.ViewState is not CgroupDir d)
+            return Errno.ENOENT;
+        var state = f.File.Controller == Controllers.None ? null : Engine.Run(() => Engine.StateLocked(c, f.File.Controller));
+        if (f.File.Controller != Controllers.None && state is null)
+            return Errno.ENOENT;
+        return f.File.Write(new FileContext(this, c, d, state, 0, uid, gid, Credentials.Root), text);
+    }
+
+    public void RestoreMeta(Cgroup c, string target, uint mode, uint uid, uint gid)
+    {
+        if (c.ViewState is not CgroupDir d)
+            return;
+        lock (_metaLock)
+        {
+            var m = target == "." ? d.Meta : FilesByName.TryGetValue(target, out var f) ? d.MutableFileMeta(f.File) : null;
+            if (m is not null)
+                (m.Mode, m.Uid, m.Gid) = (mode, uid, gid);
+        }
+    }
+
+    public void RestoreXattr(Cgroup c, string target, string name, byte[]? value)
+    {
+        if (c.ViewState is not CgroupDir d)
+            return;
+        lock (_metaLock)
+        {
+            var m = target == "." ? d.Meta : FilesByName.TryGetValue(target, out var f) ? d.MutableFileMeta(f.File) : null;
+            if (m is null)
+                return;
+            m.Xattrs ??= new Dictionary<string, byte[]>(StringComparer.Ordinal);
+            if (value is null)
+                m.Xattrs.Remove(name);
+            else
+                m.Xattrs[name] = value;
+        }
+    }
+
+    /// <summary>What the view adds to a cgroup's engine state: owners, modes, xattrs, PSI visibility.</summary>
+    public (uint CreatorUid, uint CreatorGid, bool Pressure, List<(string Target, uint Mode, uint Uid, uint Gid, Dictionary<string, byte[]>? Xattrs)> Metas) ViewOf(Cgroup c)
+    {
+        var d = (CgroupDir)c.ViewState!;
+        lock (_metaLock)
+        {
+            var metas = new List<(string, uint, uint, uint, Dictionary<string, byte[]>?)> { (".", d.Meta.Mode, d.Meta.Uid, d.Meta.Gid, d.Meta.Xattrs is null ? null : new(d.Meta.Xattrs)) };
+            if (d.FileMetas is not null)
+                foreach (var (name, m) in d.FileMetas)
+                    metas.Add((name, m.Mode, m.Uid, m.Gid, m.Xattrs is null ? null : new(m.Xattrs)));
+            return (d.CreatorUid, d.CreatorGid, d.PressureVisible, metas);
+        }
     }
 }

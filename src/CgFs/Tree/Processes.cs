@@ -25,6 +25,9 @@ public sealed class Processes(Hierarchy engine, Action<string> log)
             InferChildren();
     }
 
+    /// <summary>One inference pass over every host process, e.g. after restoring membership.</summary>
+    public void InferAllChildren() => InferChildren();
+
     /// <summary>A newly seen process is born where its nearest recorded ancestor is (parent-chain inference).</summary>
     private void InferChildren()
     {
@@ -117,7 +120,10 @@ public sealed class Processes(Hierarchy engine, Action<string> log)
         if (target.Key is not { } key)
             return Errno.Ok; // a zombie: silently skipped
         EnsureRecorded(key.Pid);
-        return engine.Run(() => engine.MigrateProcessLocked(key, x.Cgroup, g => x.Fs.MayWriteProcs(g, x.Opener)));
+        var e = engine.Run(() => engine.MigrateProcessLocked(key, x.Cgroup, g => x.Fs.MayWriteProcs(g, x.Opener)));
+        if (e == Errno.Ok)
+            x.Fs.Journal?.Member(key, x.Cgroup);
+        return e;
     }
 
     /// <summary>cgroup.threads write (spec core.md 3.4): one thread; 0 is the writing thread.</summary>
@@ -133,7 +139,10 @@ public sealed class Processes(Hierarchy engine, Action<string> log)
         if (target.Key is not { } key)
             return Errno.Ok;
         EnsureRecorded(key.Pid);
-        return engine.Run(() => engine.MigrateThreadLocked(key, tid, x.Cgroup, g => x.Fs.MayWriteProcs(g, x.Opener)));
+        var e = engine.Run(() => engine.MigrateThreadLocked(key, tid, x.Cgroup, g => x.Fs.MayWriteProcs(g, x.Opener)));
+        if (e == Errno.Ok)
+            x.Fs.Journal?.Thread(key, tid, x.Cgroup);
+        return e;
     }
 
     /// <summary>Thread or process id → the live process: ESRCH if absent, EINVAL for pinned kernel

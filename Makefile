@@ -7,7 +7,7 @@ OUT           := out
 MNT           ?= ./mnt
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps build run test bench clean
+.PHONY: all deps test-deps build run test stress bench clean
 
 all: build
 
@@ -38,6 +38,11 @@ test-deps:
 test: build test-deps
 	$(DOTNET) test tests/CgFs.Tests/CgFs.Tests.csproj -c $(CONFIGURATION) --nologo \
 	  --results-directory TestResults --logger "trx;LogFileName=cgfs.trx" --logger "console;verbosity=normal"
+
+## stress: the reliability suite at full size (10^5 fuzzed writes, 8 x 10^5 engine ops, 1,000 killed holders)
+stress: build test-deps
+	CGFS_STRESS=full $(DOTNET) test tests/CgFs.Tests/CgFs.Tests.csproj -c $(CONFIGURATION) --nologo \
+	  --filter "TestCategory=Stress" --logger "console;verbosity=normal"
 
 ## bench: cgfs against the kernel's cgroup2 in the same run, plus engine micro-benchmarks (not part of test)
 bench: build

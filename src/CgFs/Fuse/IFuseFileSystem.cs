@@ -15,10 +15,11 @@ public interface IFuseNotifier
     /// <summary>Wakes the pollers registered under a poll handle (FUSE_NOTIFY_POLL).</summary>
     void NotifyPoll(ulong kh);
 
-    /// <summary>Drops the kernel's cached dentry of <paramref name="name"/> in directory
-    /// <paramref name="parent"/> (FUSE_NOTIFY_INVAL_ENTRY). Queued and sent from another thread:
-    /// the kernel takes the directory's lock to do it, which a request being served may hold.</summary>
-    void InvalidateEntry(ulong parent, string name);
+    /// <summary>Drops the kernel's cached dentries of these names (FUSE_NOTIFY_INVAL_ENTRY). Sent from
+    /// another thread — the kernel takes each directory's lock, which a process waiting on one of
+    /// our readers may hold — and awaited at most <paramref name="wait"/>, so a change is visible
+    /// when the request that made it returns, without risking a deadlock of the readers.</summary>
+    void InvalidateEntries(IReadOnlyList<(ulong Parent, string Name)> entries, TimeSpan wait);
 }
 
 /// <summary>

@@ -20,7 +20,7 @@ public sealed unsafe class Session : IFuseNotifier
     private readonly Dispatcher _dispatcher;
     private readonly Action<string> _log;
     private readonly object _notifyLock = new();
-    private readonly BlockingCollection<(ulong Parent, string Name)> _invalidations = new();
+    private readonly BlockingCollection<(IReadOnlyList<(ulong Parent, string Name)> Entries, ManualResetEventSlim Done)> _invalidations = new();
 
     public Session(int fd, IFuseFileSystem fs, Action<string> log)
     {
@@ -85,18 +85,29 @@ public sealed unsafe class Session : IFuseNotifier
         Send(msg);
     }
 
-    public void InvalidateEntry(ulong parent, string name) => _invalidations.Add((parent, name));
+    public void InvalidateEntries(IReadOnlyList<(ulong Parent, string Name)> entries, TimeSpan wait)
+    {
+        if (entries.Count == 0)
+            return;
+        var done = new ManualResetEventSlim();
+        _invalidations.Add((entries, done));
+        done.Wait(wait);
+    }
 
     private void SendInvalidations()
     {
-        foreach (var (parent, name) in _invalidations.GetConsumingEnumerable())
+        foreach (var (entries, done) in _invalidations.GetConsumingEnumerable())
         {
-            int nameLen = Encoding.Latin1.GetByteCount(name);
-            var msg = new byte[sizeof(OutHeader) + sizeof(NotifyInvalEntryOut) + nameLen + 1];
-            MemoryMarshal.Write(msg, new OutHeader { Len = (uint)msg.Length, Error = Fuse.NotifyInvalEntry });
-            MemoryMarshal.Write(msg.AsSpan(sizeof(OutHeader)), new NotifyInvalEntryOut { Parent = parent, NameLen = (uint)nameLen });
-            Encoding.Latin1.GetBytes(name, msg.AsSpan(sizeof(OutHeader) + sizeof(NotifyInvalEntryOut)));
-            Send(msg);
+            foreach (var (parent, name) in entries)
+            {
+                int nameLen = Encoding.Latin1.GetByteCount(name);
+                var msg = new byte[sizeof(OutHeader) + sizeof(NotifyInvalEntryOut) + nameLen + 1];
+                MemoryMarshal.Write(msg, new OutHeader { Len = (uint)msg.Length, Error = Fuse.NotifyInvalEntry });
+                MemoryMarshal.Write(msg.AsSpan(sizeof(OutHeader)), new NotifyInvalEntryOut { Parent = parent, NameLen = (uint)nameLen });
+                Encoding.Latin1.GetBytes(name, msg.AsSpan(sizeof(OutHeader) + sizeof(NotifyInvalEntryOut)));
+                Send(msg);
+            }
+            done.Set();
         }
     }
 

@@ -347,8 +347,7 @@ public sealed class CgroupFileSystem : IFuseFileSystem
                         if (gone(fn.File))
                             names.Add((dn.Id, fn.File.Name));
         }
-        foreach (var (parent, name) in names)
-            Waiters.Notifier?.InvalidateEntry(parent, name);
+        Waiters.Notifier?.InvalidateEntries(names, TimeSpan.FromMilliseconds(200));
     }
 
     /// <summary>Migration permission (spec core.md 5.1): write access to cgroup.procs of the common

@@ -490,7 +490,9 @@ public sealed class CgroupFileSystem : IFuseFileSystem
             var d = dn.Dir;
             var entries = Engine.Run(() =>
             {
-                var list = new List<DirEntry> { new(".", (ulong)(d.Cgroup.Id << 6), true), new("..", 0, true) };
+                // glibc's readdir drops entries whose inode is 0, so ".." needs a real one.
+                var parentIno = (ulong)((d.Cgroup.Parent ?? d.Cgroup).Id << 6);
+                var list = new List<DirEntry> { new(".", (ulong)(d.Cgroup.Id << 6), true), new("..", parentIno, true) };
                 if (d.Cgroup.Removed)
                     return list;
                 for (int i = 0; i < Files.Length; i++)

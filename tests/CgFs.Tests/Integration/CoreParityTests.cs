@@ -152,6 +152,25 @@ public sealed class CoreParityTests(string target)
         Assert.That(_t.Mkdir($"{a}/B"), Is.EqualTo(Errno.Ok), "a removed name can be reused at once");
     }
 
+    [Test]
+    public void AttributesAndXattrsBehaveLikeKernfs()
+    {
+        var a = Fresh();
+        Assert.That(_t.Mkdir($"{a}/q"), Is.EqualTo(Errno.Ok));
+        foreach (var target in new[] { a, $"{a}/cgroup.procs" })
+        {
+            foreach (var ns in new[] { "user", "trusted", "security" })
+                Assert.That(_t.Sh($"setfattr -n {ns}.x -v 1 {target}").Errno, Is.EqualTo(Errno.Ok), $"{ns} on {target}");
+            Assert.That(_t.Sh($"setfattr -n other.x -v 1 {target}").Errno, Is.EqualTo(Errno.EOPNOTSUPP));
+            Assert.That(_t.Sh($"getfattr --absolute-names -d -m - {target} | grep -v '^#' | sort").Out, Is.EqualTo("\nsecurity.x=\"1\"\ntrusted.x=\"1\"\nuser.x=\"1\"\n"));
+        }
+        Assert.That(_t.Sh($"truncate -s 0 {a}/cgroup.procs && touch {a}/cgroup.procs && chmod 600 {a}/cgroup.procs && stat -c '%a %s' {a}/cgroup.procs && stat -c %h {a}").Out,
+            Is.EqualTo("600 0\n3\n"));
+        Assert.That(_t.Sh($"cat {a}").Errno, Is.EqualTo(Errno.EISDIR));
+        Assert.That(_t.Sh($"echo 1 > {a}").Errno, Is.EqualTo(Errno.EISDIR));
+        Assert.That(_t.Sh($"ls -a {a} | head -2").Out, Is.EqualTo(".\n..\n"));
+    }
+
     [TestCase("cgroup.controllers")]  // C21
     [TestCase("cgroup.stat")]
     [TestCase("cgroup.events")]

@@ -94,16 +94,25 @@ public sealed class CgroupFileSystem : IFuseFileSystem
 
     // ---- name space -------------------------------------------------------------------------
 
+    /// <summary>The cgroup directory behind a node id; needs the node lock.</summary>
+    private Errno DirLocked(ulong id, out CgroupDir dir)
+    {
+        dir = null!;
+        if (!_nodes.TryGetValue(id, out var n))
+            return Errno.ENOENT;
+        if (n is not DirNode dn)
+            return Errno.ENOTDIR;
+        dir = dn.Dir;
+        return Errno.Ok;
+    }
+
     public int Lookup(in Caller c, ulong parent, string name, out Entry entry)
     {
         entry = default;
         lock (_nodes)
         {
-            if (!_nodes.TryGetValue(parent, out var pn))
-                return (int)Errno.ENOENT;
-            if (pn is not DirNode dn)
-                return (int)Errno.ENOTDIR;
-            var dir = dn.Dir;
+            if (DirLocked(parent, out var dir) is var err && err != Errno.Ok)
+                return (int)err;
             var (child, file) = Engine.Run(() =>
             {
                 if (dir.Cgroup.Removed)
@@ -161,9 +170,8 @@ public sealed class CgroupFileSystem : IFuseFileSystem
         entry = default;
         lock (_nodes)
         {
-            if (!_nodes.TryGetValue(parent, out var pn) || pn is not DirNode dn)
-                return (int)Errno.ENOENT;
-            var dir = dn.Dir;
+            if (DirLocked(parent, out var dir) is var err && err != Errno.Ok)
+                return (int)err;
             Cgroup? child = null;
             var e = Engine.Run(() =>
                 FilesByName.TryGetValue(name, out var f) && PresentLocked(f.File, dir) ? Errno.EEXIST
@@ -191,9 +199,8 @@ public sealed class CgroupFileSystem : IFuseFileSystem
         Cgroup? removed = null;
         lock (_nodes)
         {
-            if (!_nodes.TryGetValue(parent, out var pn) || pn is not DirNode dn)
-                return (int)Errno.ENOENT;
-            var dir = dn.Dir;
+            if (DirLocked(parent, out var dir) is var err && err != Errno.Ok)
+                return (int)err;
             if (Engine.Run(() => Engine.ChildLocked(dir.Cgroup, name)) is { } target)
                 Processes.Refresh(target);
             var e = Engine.Run(() =>
@@ -221,11 +228,11 @@ public sealed class CgroupFileSystem : IFuseFileSystem
     {
         lock (_nodes)
         {
-            if (!_nodes.TryGetValue(parent, out var pn) || pn is not DirNode dn)
-                return (int)Errno.ENOENT;
+            if (DirLocked(parent, out var dir) is var err && err != Errno.Ok)
+                return (int)err;
             return (int)Engine.Run(() =>
-                Engine.ChildLocked(dn.Dir.Cgroup, name) is not null ? Errno.EISDIR
-                : FilesByName.TryGetValue(name, out var f) && PresentLocked(f.File, dn.Dir) ? Errno.EPERM
+                Engine.ChildLocked(dir.Cgroup, name) is not null ? Errno.EISDIR
+                : FilesByName.TryGetValue(name, out var f) && PresentLocked(f.File, dir) ? Errno.EPERM
                 : Errno.ENOENT);
         }
     }
@@ -483,11 +490,8 @@ public sealed class CgroupFileSystem : IFuseFileSystem
         fh = 0;
         lock (_nodes)
         {
-            if (!_nodes.TryGetValue(node, out var n))
-                return (int)Errno.ENOENT;
-            if (n is not DirNode dn)
-                return (int)Errno.ENOTDIR;
-            var d = dn.Dir;
+            if (DirLocked(node, out var d) is var err && err != Errno.Ok)
+                return (int)err;
             var entries = Engine.Run(() =>
             {
                 // glibc's readdir drops entries whose inode is 0, so ".." needs a real one.

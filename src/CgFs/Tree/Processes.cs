@@ -35,32 +35,25 @@ public sealed class Processes(Hierarchy engine, Action<string> log)
         if (members.Count == 0)
             return;
         foreach (int pid in ProcFs.Pids())
-        {
-            if (members.ContainsKey(pid) || ProcFs.ReadStat(pid) is not { } stat || stat.State is 'Z' or 'X')
-                continue;
-            int parent = stat.PPid;
-            for (int hops = 0; parent > 1 && hops < 64; hops++)
-            {
-                if (members.TryGetValue(parent, out var pk) && pk.StartTime <= stat.StartTime)
-                {
-                    var child = new ProcessKey(pid, stat.StartTime);
-                    int p = parent;
-                    engine.Run(() => { engine.ForkLocked(p, p, child); return 0; });
-                    break;
-                }
-                parent = ProcFs.ReadStat(parent)?.PPid ?? 0;
-            }
-        }
+            if (!members.ContainsKey(pid))
+                PlaceByAncestry(pid, members);
     }
 
-    /// <summary>Makes sure a process that is about to charge is recorded where the kernel would have
-    /// it: a child of a recorded process whose fork event has not arrived yet is placed by its
-    /// parent chain (the connector is asynchronous; the charge must not land in the root).</summary>
+    /// <summary>Makes sure a process that is about to charge or move is recorded where the kernel
+    /// would have it: a child of a recorded process whose fork event has not arrived yet is placed
+    /// by its parent chain (the connector is asynchronous; the charge must not land in the root).</summary>
     public void EnsureRecorded(int pid)
     {
-        if (engine.Run(() => engine.IsMemberLocked(pid)) || ProcFs.ReadStat(pid) is not { } stat)
+        if (!engine.Run(() => engine.IsMemberLocked(pid)))
+            PlaceByAncestry(pid, engine.Run(() => engine.MembersLocked()).ToDictionary(k => k.Pid));
+    }
+
+    /// <summary>Walks the parent chain of a live, unrecorded process to the nearest recorded ancestor
+    /// that started before it, and records the process where that ancestor is.</summary>
+    private void PlaceByAncestry(int pid, Dictionary<int, ProcessKey> members)
+    {
+        if (ProcFs.ReadStat(pid) is not { } stat || stat.State is 'Z' or 'X')
             return;
-        var members = engine.Run(() => engine.MembersLocked()).ToDictionary(k => k.Pid);
         int parent = stat.PPid;
         for (int hops = 0; parent > 1 && hops < 64; hops++)
         {

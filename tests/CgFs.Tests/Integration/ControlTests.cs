@@ -103,9 +103,9 @@ public sealed class ControlTests
     {
         var r = _m.Sh($"( echo $BASHPID > A/B/cgroup.procs; exec setsid {Hold} --rdma mlx5_0:hca_object=5 --misc sev=2 -- sleep 300 ) > /dev/null 2>&1 < /dev/null & echo $!");
         int holder = int.Parse(r.Out.Trim());
-        Assert.That(WaitFor(() => _m.Read("A/rdma.current").StartsWith("mlx5_0 hca_handle=0 hca_object=5 ")), Is.True);
+        Assert.That(Wait.Until(() => _m.Read("A/rdma.current").StartsWith("mlx5_0 hca_handle=0 hca_object=5 ")), Is.True);
         Assert.That(_m.Sh($"kill -KILL -- -{holder}").Code, Is.Zero, "the holder leads its own process group (setsid)");
-        Assert.That(WaitFor(() => _m.Read("A/rdma.current").StartsWith("mlx5_0 hca_handle=0 hca_object=0 ") && _m.Read("A/misc.current") == "sev 0\n"), Is.True,
+        Assert.That(Wait.Until(() => _m.Read("A/rdma.current").StartsWith("mlx5_0 hca_handle=0 hca_object=0 ") && _m.Read("A/misc.current") == "sev 0\n"), Is.True,
             "charges are released when the holder dies");
     }
 
@@ -113,12 +113,12 @@ public sealed class ControlTests
     public void MigrateThenReleaseUnchargesTheOriginalCgroup()
     {
         int holder = StartHolder("A/B", "--rdma mlx5_0:hca_handle=1 --misc sev=1");
-        Assert.That(WaitFor(() => _m.Read("A/B/misc.current") == "sev 1\n"), Is.True);
+        Assert.That(Wait.Until(() => _m.Read("A/B/misc.current") == "sev 1\n"), Is.True);
         Assert.That(_m.Write("A/C/cgroup.procs", holder.ToString()), Is.EqualTo(Errno.Ok));
         Assert.That((_m.Read("A/B/misc.current"), _m.Read("A/C/misc.current")), Is.EqualTo(("sev 1\n", "sev 0\n")), "charges never move");
         Assert.That(_m.Rmdir("A/B"), Is.EqualTo(Errno.EBUSY), "the sleep child is still in A/B");
         _m.Sh($"kill {holder}");
-        Assert.That(WaitFor(() => _m.Read("A/misc.current") == "sev 0\n" && _m.Read("A/rdma.current").StartsWith("mlx5_0 hca_handle=0 ")), Is.True);
+        Assert.That(Wait.Until(() => _m.Read("A/misc.current") == "sev 0\n" && _m.Read("A/rdma.current").StartsWith("mlx5_0 hca_handle=0 ")), Is.True);
         Assert.That(_m.Read("A/C/rdma.current").Split('\n')[0], Is.EqualTo("mlx5_0 hca_handle=0 hca_object=0 "));
     }
 
@@ -126,7 +126,7 @@ public sealed class ControlTests
     public void RemovedCgroupKeepsHolderChargesUntilRelease()
     {
         int holder = StartHolder("A/B", "--misc sev=2");
-        Assert.That(WaitFor(() => _m.Read("A/B/misc.current") == "sev 2\n"), Is.True);
+        Assert.That(Wait.Until(() => _m.Read("A/B/misc.current") == "sev 2\n"), Is.True);
         foreach (var pid in _m.Read("A/B/cgroup.procs").Split('\n', StringSplitOptions.RemoveEmptyEntries))
             Assert.That(_m.Write("A/C/cgroup.procs", pid), Is.EqualTo(Errno.Ok));
         Assert.That(_m.Rmdir("A/B"), Is.EqualTo(Errno.Ok));
@@ -134,7 +134,7 @@ public sealed class ControlTests
         Assert.That(_m.Read("A/cgroup.stat"), Does.Contain("nr_dying_descendants 1\n"));
         Assert.That(_m.Ctl("device remove mlx5_0").Code, Is.Zero, "no rdma charge holds the device");
         _m.Sh($"kill {holder}");
-        Assert.That(WaitFor(() => _m.Read("A/misc.current") == "sev 0\n" && _m.Read("A/cgroup.stat").Contains("nr_dying_descendants 0\n")), Is.True);
+        Assert.That(Wait.Until(() => _m.Read("A/misc.current") == "sev 0\n" && _m.Read("A/cgroup.stat").Contains("nr_dying_descendants 0\n")), Is.True);
     }
 
     [Test]
@@ -151,14 +151,14 @@ public sealed class ControlTests
         Assert.That(_m.Ctl("misc capacity ioasid 8 follow").Code, Is.Zero);
         Assert.That(_m.Write("A/C/misc.max", "ioasid 1"), Is.EqualTo(Errno.Ok));
         int holder = StartHolder("A/B", "--misc ioasid=2");
-        Assert.That(WaitFor(() => _m.Read("A/B/misc.current").Contains("ioasid 2")), Is.True);
+        Assert.That(Wait.Until(() => _m.Read("A/B/misc.current").Contains("ioasid 2")), Is.True);
         Assert.That(_m.Write("A/C/cgroup.procs", holder.ToString()), Is.EqualTo(Errno.EBUSY), "the destination cannot take 2");
         Assert.That(_m.Write("A/C/misc.max", "ioasid 2"), Is.EqualTo(Errno.Ok));
         Assert.That(_m.Write("A/C/cgroup.procs", holder.ToString()), Is.EqualTo(Errno.Ok));
         Assert.That(_m.Read("A/B/misc.current"), Does.Contain("ioasid 0"));
         Assert.That(_m.Read("A/C/misc.current"), Does.Contain("ioasid 2"));
         _m.Sh($"kill {holder}");
-        Assert.That(WaitFor(() => _m.Read("misc.current").Contains("ioasid 0")), Is.True);
+        Assert.That(Wait.Until(() => _m.Read("misc.current").Contains("ioasid 0")), Is.True);
     }
 
     [Test]
@@ -183,7 +183,7 @@ public sealed class ControlTests
                 """;
             var r = _m.Sh(script, timeoutMs: 180_000);
             Assert.That(r.Out, Is.EqualTo("early=90\nmlx5_0 hca_handle=10 hca_object=0 \nok=10 refused=90 eagain=90\n"), r.ToString());
-            Assert.That(WaitFor(() => _m.Read("A/rdma.current").StartsWith("mlx5_0 hca_handle=0 hca_object=0 ")), Is.True, "nothing leaks");
+            Assert.That(Wait.Until(() => _m.Read("A/rdma.current").StartsWith("mlx5_0 hca_handle=0 hca_object=0 ")), Is.True, "nothing leaks");
             Assert.That(_m.Read("A/rdma.events.local").Split('\n')[0], Is.EqualTo("mlx5_0 hca_handle.max=90 hca_handle.alloc_fail=0 hca_object.max=0 hca_object.alloc_fail=0"));
         }
         finally
@@ -192,15 +192,4 @@ public sealed class ControlTests
         }
     }
 
-    private static bool WaitFor(Func<bool> condition, int timeoutMs = 10_000)
-    {
-        var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (condition())
-                return true;
-            Thread.Sleep(25);
-        }
-        return condition();
-    }
 }

@@ -274,7 +274,7 @@ public sealed class CoreParityTests(string target)
         Assert.That(_t.Rmdir($"{a}/B"), Is.EqualTo(Errno.EBUSY));
         Assert.That(_t.Rmdir(a), Is.EqualTo(Errno.EBUSY));
         s.Kill();
-        Assert.That(WaitFor(() => _t.Read($"{a}/cgroup.events") == "populated 0\nfrozen 0\n"), Is.True, "exit is detected");
+        Assert.That(Wait.Until(() => _t.Read($"{a}/cgroup.events") == "populated 0\nfrozen 0\n"), Is.True, "exit is detected");
         Assert.That(_t.Read($"{a}/B/cgroup.procs"), Is.Empty);
         Assert.That(_t.Rmdir($"{a}/B"), Is.EqualTo(Errno.Ok));
         Assert.That(_t.Rmdir(a), Is.EqualTo(Errno.Ok));
@@ -289,7 +289,7 @@ public sealed class CoreParityTests(string target)
         var lines = r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.That(lines, Has.Length.EqualTo(2), r.ToString());
         Assert.That(lines[0], Is.EqualTo(lines[1]), "pid 0 is the writing shell");
-        Assert.That(WaitFor(() => _t.Read($"{a}/cgroup.procs") == ""), Is.True);
+        Assert.That(Wait.Until(() => _t.Read($"{a}/cgroup.procs") == ""), Is.True);
     }
 
     [Test]
@@ -387,15 +387,4 @@ public sealed class CoreParityTests(string target)
         Assert.That(exit.Out, Does.EndWith("populated 0\nfrozen 0\n"), "an exit wakes pollers");
     }
 
-    private static bool WaitFor(Func<bool> condition, int timeoutMs = 5000)
-    {
-        var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (condition())
-                return true;
-            Thread.Sleep(20);
-        }
-        return condition();
-    }
 }

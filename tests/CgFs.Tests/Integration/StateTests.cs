@@ -118,7 +118,7 @@ public sealed class StateTests
         var m = Start();
         Assert.That(m.Sh("echo +misc > cgroup.subtree_control && mkdir A B && echo 'sev +2' > B/misc.current").Code, Is.Zero);
         m.Sh($"( echo $BASHPID > A/cgroup.procs; exec {Mount.Binary} hold --control {m.Control} --misc sev=3 -- sleep 300 ) > /dev/null 2>&1 < /dev/null &");
-        Assert.That(WaitFor(() => m.Read("A/misc.current") == "sev 3\n"), Is.True);
+        Assert.That(Wait.Until(() => m.Read("A/misc.current") == "sev 3\n"), Is.True);
         Kill9(m);
         using var again = Start();
         Assert.That((again.Read("A/misc.current"), again.Read("B/misc.current"), again.Read("misc.current")), Is.EqualTo(("sev 0\n", "sev 2\n", "sev 2\n")));
@@ -139,15 +139,4 @@ public sealed class StateTests
         Assert.That(again.List("").Where(n => n.StartsWith('x') || n == "kept"), Is.EqualTo(new[] { "kept" }));
     }
 
-    private static bool WaitFor(Func<bool> condition, int timeoutMs = 10_000)
-    {
-        var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (condition())
-                return true;
-            Thread.Sleep(25);
-        }
-        return condition();
-    }
 }

@@ -209,7 +209,7 @@ public sealed class StressTests
         var r = m.Sh(script, timeoutMs: 900_000);
         Assert.That(r.Code, Is.Zero, r.ToString());
         m.Sh("pkill -f 'sleep 300' ; true");
-        Assert.That(WaitFor(() => m.Read("A/rdma.current") == "mlx5_0 hca_handle=0 hca_object=0 \n" && m.Read("A/misc.current") == "sev 0\n", 20_000), Is.True,
+        Assert.That(Wait.Until(() => m.Read("A/rdma.current") == "mlx5_0 hca_handle=0 hca_object=0 \n" && m.Read("A/misc.current") == "sev 0\n", 20_000), Is.True,
             $"charges left: {m.Read("A/rdma.current")} {m.Read("A/misc.current")}");
         Assert.That(m.Read("A/rdma.peak"), Is.Not.EqualTo("mlx5_0 hca_handle=0 hca_object=0 \n"), "some holders did charge before being killed");
     }
@@ -251,7 +251,7 @@ public sealed class StressTests
             Assert.That(m.Mkdir("A"), Is.EqualTo(Errno.Ok));
             Shell.Run($"kill -{(i % 2 == 0 ? "TERM" : "KILL")} {m.DaemonPid}");
             Assert.That(m.Daemon.WaitForExit(10_000), Is.True);
-            Assert.That(WaitFor(() => !CgFs.Fuse.Mounter.IsMounted(m.MountPoint)), Is.True, $"cycle {i}");
+            Assert.That(Wait.Until(() => !CgFs.Fuse.Mounter.IsMounted(m.MountPoint)), Is.True, $"cycle {i}");
             Assert.That(Shell.Run($"ls {m.MountPoint}").Code, Is.Zero, "no 'Transport endpoint is not connected'");
             m.Dispose();
         }
@@ -259,15 +259,4 @@ public sealed class StressTests
 
     private static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";
 
-    private static bool WaitFor(Func<bool> condition, int timeoutMs = 10_000)
-    {
-        var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (condition())
-                return true;
-            Thread.Sleep(25);
-        }
-        return condition();
-    }
 }

@@ -199,16 +199,15 @@ public sealed class StressTests
         var script = $$"""
             echo $$ > A/cgroup.procs
             for i in $(seq {{holders}}); do
-              ( exec {{hold}} ) > /dev/null 2>&1 < /dev/null &
+              ( exec setsid {{hold}} ) > /dev/null 2>&1 < /dev/null &
               pid=$!
-              ( sleep 0.$((RANDOM % 40)); kill -KILL $pid ) &
+              ( sleep 0.$((RANDOM % 40)); kill -KILL -- -$pid 2>/dev/null || kill -KILL $pid ) &
               [ $((i % 20)) = 0 ] && wait
             done
             wait
             """;
         var r = m.Sh(script, timeoutMs: 900_000);
         Assert.That(r.Code, Is.Zero, r.ToString());
-        m.Sh("pkill -f 'sleep 300' ; true");
         Assert.That(Wait.Until(() => m.Read("A/rdma.current") == "mlx5_0 hca_handle=0 hca_object=0 \n" && m.Read("A/misc.current") == "sev 0\n", 20_000), Is.True,
             $"charges left: {m.Read("A/rdma.current")} {m.Read("A/misc.current")}");
         Assert.That(m.Read("A/rdma.peak"), Is.Not.EqualTo("mlx5_0 hca_handle=0 hca_object=0 \n"), "some holders did charge before being killed");

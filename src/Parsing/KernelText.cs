@@ -29,24 +29,59 @@ public static class KernelText
     /// overflowed 64 bits, and the unconsumed rest.</summary>
     public readonly record struct RawNumber(bool Negative, ulong Magnitude, bool Overflow, string Rest);
 
-    private static readonly Parser<char> HexDigit = Parse.Chars("0123456789abcdefABCDEF");
-    private static readonly Parser<char> OctDigit = Parse.Chars("01234567");
+    /// <summary>A run of characters accepted by <paramref name="accept"/> (at least <paramref name="min"/>),
+    /// taken in one step: Sprache's per-character Many() allocates a list node per character.</summary>
+    internal static Parser<string> Run(Func<char, bool> accept, int min) => input =>
+    {
+        string s = input.Source;
+        int start = input.Position, end = start;
+        while (end < s.Length && accept(s[end]))
+            end++;
+        return end - start >= min
+            ? Result.Success(s[start..end], (IInput)new At(s, end, input.Line, input.Column + end - start))
+            : Result.Failure<string>(input, "digits", ["digit"]);
+    };
+
+    /// <summary>A position in the input (Sprache's own Input cannot be created at a position).</summary>
+    private sealed class At(string source, int position, int line, int column) : IInput
+    {
+        private IDictionary<object, object>? _memos;
+
+        public IInput Advance() => AtEnd ? throw new InvalidOperationException("at the end of the input")
+            : Current == '\n' ? new At(source, position + 1, line + 1, 1) : new At(source, position + 1, line, column + 1);
+
+        public string Source => source;
+        public char Current => source[position];
+        public bool AtEnd => position == source.Length;
+        public int Position => position;
+        public int Line => line;
+        public int Column => column;
+        public IDictionary<object, object> Memos => _memos ??= new Dictionary<object, object>();
+        public bool Equals(IInput? other) => other is not null && other.Source == source && other.Position == position;
+        public override bool Equals(object? obj) => obj is IInput i && Equals(i);
+        public override int GetHashCode() => HashCode.Combine(source, position);
+    }
+
+    /// <summary>The rest of the input, whatever it is.</summary>
+    internal static readonly Parser<string> Rest = Run(_ => true, 0);
+
+    private static bool IsHex(char c) => c is >= '0' and <= '9' or >= 'a' and <= 'f' or >= 'A' and <= 'F';
 
     /// <summary>Base 0 digits (kernel _parse_integer_fixup_radix): 0x + hex digit → hex, leading 0 → octal, else decimal.</summary>
     internal static readonly Parser<(int Radix, string Digits)> Digits =
         (from prefix in Parse.Char('0').Then(_ => Parse.Chars('x', 'X'))
-         from d in HexDigit.AtLeastOnce().Text()
+         from d in Run(IsHex, 1)
          select (16, d))
         .Or(from zero in Parse.Char('0')
-            from d in OctDigit.Many().Text()
+            from d in Run(c => c is >= '0' and <= '7', 0)
             select (8, "0" + d))
-        .Or(from d in Parse.Digit.AtLeastOnce().Text()
+        .Or(from d in Run(char.IsAsciiDigit, 1)
             select (10, d));
 
     private static readonly Parser<RawNumber> Signed =
         from sign in Parse.Chars('+', '-').Optional()
         from n in Digits
-        from rest in Parse.AnyChar.Many().Text()
+        from rest in Rest
         let v = Accumulate(n.Radix, n.Digits)
         select new RawNumber(sign.IsDefined && sign.Get() == '-', v.Value, v.Overflow, rest);
 

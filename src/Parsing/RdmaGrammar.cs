@@ -38,7 +38,7 @@ public static class RdmaGrammar
 
     private static readonly Parser<(RdmaResource Key, string Value)> Token =
         from k in Key
-        from v in Parse.AnyChar.Many().Text()
+        from v in KernelText.Rest
         select (k, v);
 
     /// <summary>Splits STRIP(buffer) into the device name (up to the first space) and tokens split

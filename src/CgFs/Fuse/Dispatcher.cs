@@ -223,7 +223,9 @@ public sealed class Dispatcher(IFuseFileSystem fs, Action<string>? log = null)
             Minor = Math.Min(i.Minor, Fuse.KernelMinorVersion),
             MaxReadahead = i.MaxReadahead,
             // ATOMIC_O_TRUNC: `echo >` then opens with O_TRUNC in one request instead of a SETATTR.
-            Flags = i.Flags & (Fuse.AtomicOTrunc | Fuse.BigWrites | Fuse.MaxPages | Fuse.ParallelDirops | Fuse.AsyncRead),
+            // READDIRPLUS_AUTO: the kernel sends READDIRPLUS when a listing is followed by stats (ls -l).
+            Flags = i.Flags & (Fuse.AtomicOTrunc | Fuse.BigWrites | Fuse.MaxPages | Fuse.ParallelDirops | Fuse.AsyncRead |
+                               Fuse.DoReaddirplus | Fuse.ReaddirplusAuto),
             MaxBackground = 64,
             CongestionThreshold = 48,
             MaxWrite = Fuse.MaxWrite,

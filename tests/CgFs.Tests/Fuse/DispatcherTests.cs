@@ -72,7 +72,7 @@ public sealed class DispatcherTests
             Assert.That(o.Major, Is.EqualTo(7u));
             Assert.That(o.Minor, Is.EqualTo(38u), "we speak 7.38 structures");
             Assert.That(o.Flags & CgFs.Fuse.Fuse.AtomicOTrunc, Is.Not.Zero);
-            Assert.That(o.Flags & CgFs.Fuse.Fuse.DoReaddirplus, Is.Zero);
+            Assert.That(o.Flags & CgFs.Fuse.Fuse.ReaddirplusAuto, Is.Not.Zero, "adaptive readdirplus");
             Assert.That(o.MaxWrite, Is.GreaterThan(4096u), "a 4097-byte write must reach us whole to be E2BIG");
         });
     }
@@ -145,6 +145,21 @@ public sealed class DispatcherTests
         Assert.That((d.Ino, d.Off, d.NameLen, d.Type), Is.EqualTo((64UL, 2UL, 12u, 8u)));
         Assert.That(Encoding.Latin1.GetString(body, 24, 12), Is.EqualTo("cgroup.procs"));
         Assert.That(body.Length, Is.EqualTo(40), "24-byte header + 12-byte name, padded to 8");
+    }
+
+    [Test]
+    public void ReadDirPlusCarriesAnEntryPerNameButNotForDotEntries()
+    {
+        var fs = new FakeFs();
+        var (h, body) = Dispatch(fs, Request(Opcode.ReadDirPlus, 1, Bytes(new ReadIn { Fh = 1, Offset = 0, Size = 4096 })));
+        Assert.That(h.Error, Is.Zero);
+        var dot = MemoryMarshal.Read<EntryOut>(body);
+        Assert.That(dot.NodeId, Is.Zero, "no lookup reference is taken for '.'");
+        int second = Unsafe.SizeOf<EntryOut>() + 32;  // 24-byte dirent header + "." padded to 8
+        var entry = MemoryMarshal.Read<EntryOut>(body.AsSpan(second));
+        var d = MemoryMarshal.Read<DirentHeader>(body.AsSpan(second + Unsafe.SizeOf<EntryOut>()));
+        Assert.That((entry.NodeId, entry.Attr.Ino, d.Ino, d.Off, fs.Last), Is.EqualTo((5UL, 64UL, 64UL, 2UL, "lookup 1 cgroup.procs uid 1000 tid 4242")));
+        Assert.That(body.Length, Is.EqualTo(second + Unsafe.SizeOf<EntryOut>() + 40));
     }
 
     [Test]

@@ -28,11 +28,16 @@ run: build
 	@echo "cgfs mounted at $(MNT) — Ctrl-C to unmount"
 	@$(OUT)/cgfs mount $(MNT) -f
 
-## test-deps: tools the shell-driven tests use (setfattr/getfattr from Debian's attr)
+## test-deps: tools the shell-driven tests use beyond Debian's essential set:
+## setfattr/getfattr (attr), pgrep/pkill/ps (procps)
 test-deps:
-	@command -v setfattr >/dev/null 2>&1 || { \
-	  echo "installing attr (setfattr, getfattr)"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq attr >/dev/null; }
+	@missing=""; \
+	command -v setfattr >/dev/null 2>&1 || missing="$$missing attr"; \
+	command -v pgrep >/dev/null 2>&1 || missing="$$missing procps"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 ## test: every test, including the ones that mount a real cgfs and drive it with bash
 test: build test-deps
@@ -45,7 +50,7 @@ stress: build test-deps
 	  --filter "TestCategory=Stress" --logger "console;verbosity=normal"
 
 ## bench: cgfs against the kernel's cgroup2 in the same run, plus engine micro-benchmarks (not part of test)
-bench: build
+bench: build test-deps
 	@command -v gcc >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gcc libc6-dev >/dev/null; }
 	scripts/bench.sh
 

@@ -52,23 +52,32 @@ public static class RdmaGrammar
         return (s[..sp], s[(sp + 1)..].Split([' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries));
     }
 
+    /// <summary>Parses every "key=value" token with <paramref name="value"/>; the last mention of a
+    /// key wins. Null when any token is malformed (EINVAL for the whole write).</summary>
+    private static T?[]? Tokens<T>(string[] tokens, Parser<T?> value) where T : struct
+    {
+        var values = new T?[2];
+        foreach (var t in tokens)
+        {
+            var tok = Token.TryParse(t);
+            if (!tok.WasSuccessful || tok.Value.Value.Length > MaxValueLength)
+                return null;
+            var v = value.TryParse(tok.Value.Value);
+            if (!v.WasSuccessful || v.Value is null)
+                return null;
+            values[(int)tok.Value.Key] = v.Value;
+        }
+        return values;
+    }
+
     /// <summary>Every token is validated before the device is looked up (the caller does the lookup
     /// and answers ENODEV, also for an empty name).</summary>
     public static Parsed<RdmaMaxCommand> Max(string buffer)
     {
         var (device, tokens) = Split(buffer);
-        int?[] limits = new int?[2];
-        foreach (var t in tokens)
-        {
-            var tok = Token.TryParse(t);
-            if (!tok.WasSuccessful || tok.Value.Value.Length > MaxValueLength)
-                return Parsed<RdmaMaxCommand>.Fail(Errno.EINVAL);
-            var limit = Limit.TryParse(tok.Value.Value);
-            if (!limit.WasSuccessful || limit.Value is null)
-                return Parsed<RdmaMaxCommand>.Fail(Errno.EINVAL);
-            limits[(int)tok.Value.Key] = limit.Value;
-        }
-        return Parsed<RdmaMaxCommand>.Of(new RdmaMaxCommand(device, limits[0], limits[1]));
+        return Tokens(tokens, Limit) is { } limits
+            ? Parsed<RdmaMaxCommand>.Of(new RdmaMaxCommand(device, limits[0], limits[1]))
+            : Parsed<RdmaMaxCommand>.Fail(Errno.EINVAL);
     }
 
     private static readonly Parser<long?> Delta =
@@ -82,19 +91,8 @@ public static class RdmaGrammar
     public static Parsed<RdmaDeltaCommand> CurrentDelta(string buffer)
     {
         var (device, tokens) = Split(buffer);
-        long[] deltas = new long[2];
-        if (tokens.Length == 0)
-            return Parsed<RdmaDeltaCommand>.Fail(Errno.EINVAL);
-        foreach (var t in tokens)
-        {
-            var tok = Token.TryParse(t);
-            if (!tok.WasSuccessful || tok.Value.Value.Length > MaxValueLength)
-                return Parsed<RdmaDeltaCommand>.Fail(Errno.EINVAL);
-            var d = Delta.TryParse(tok.Value.Value);
-            if (!d.WasSuccessful || d.Value is null)
-                return Parsed<RdmaDeltaCommand>.Fail(Errno.EINVAL);
-            deltas[(int)tok.Value.Key] = d.Value.Value;
-        }
-        return Parsed<RdmaDeltaCommand>.Of(new RdmaDeltaCommand(device, deltas[0], deltas[1]));
+        return tokens.Length > 0 && Tokens(tokens, Delta) is { } deltas
+            ? Parsed<RdmaDeltaCommand>.Of(new RdmaDeltaCommand(device, deltas[0] ?? 0, deltas[1] ?? 0))
+            : Parsed<RdmaDeltaCommand>.Fail(Errno.EINVAL);
     }
 }

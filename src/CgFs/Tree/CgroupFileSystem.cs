@@ -647,25 +647,24 @@ public sealed class CgroupFileSystem : IFuseFileSystem
         return f.File.Write(new FileContext(this, c, d, state, 0, uid, gid, Credentials.Root), text);
     }
 
+    /// <summary>The attributes of "." (the directory) or of a named file of a cgroup; needs the meta lock.</summary>
+    private static Meta? TargetMetaLocked(Cgroup c, string target) =>
+        c.ViewState is not CgroupDir d ? null
+        : target == "." ? d.Meta
+        : FilesByName.TryGetValue(target, out var f) ? d.MutableFileMeta(f.File) : null;
+
     public void RestoreMeta(Cgroup c, string target, uint mode, uint uid, uint gid)
     {
-        if (c.ViewState is not CgroupDir d)
-            return;
         lock (_metaLock)
-        {
-            var m = target == "." ? d.Meta : FilesByName.TryGetValue(target, out var f) ? d.MutableFileMeta(f.File) : null;
-            if (m is not null)
+            if (TargetMetaLocked(c, target) is { } m)
                 (m.Mode, m.Uid, m.Gid) = (mode, uid, gid);
-        }
     }
 
     public void RestoreXattr(Cgroup c, string target, string name, byte[]? value)
     {
-        if (c.ViewState is not CgroupDir d)
-            return;
         lock (_metaLock)
         {
-            var m = target == "." ? d.Meta : FilesByName.TryGetValue(target, out var f) ? d.MutableFileMeta(f.File) : null;
+            var m = TargetMetaLocked(c, target);
             if (m is null)
                 return;
             m.Xattrs ??= new Dictionary<string, byte[]>(StringComparer.Ordinal);

@@ -17,11 +17,22 @@ public sealed class JournalFile : IDisposable
     private readonly Timer _flusher;
     private bool _dirty;
 
-    public JournalFile(string path, IEnumerable<string> snapshot)
+    public JournalFile(string path, IEnumerable<string> snapshot, Action<string> log)
     {
         Path = System.IO.Path.GetFullPath(path);
         _stream = Rewrite(snapshot);
-        _flusher = new Timer(_ => Flush(), null, 50, 50);
+        // A timer callback that throws would end the process: an fsync failure is reported instead.
+        _flusher = new Timer(_ =>
+        {
+            try
+            {
+                Flush();
+            }
+            catch (IOException e)
+            {
+                log($"state {Path}: fsync failed: {e.Message}");
+            }
+        }, null, 50, 50);
     }
 
     public string Path { get; }

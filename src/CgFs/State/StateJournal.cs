@@ -46,7 +46,7 @@ public sealed class StateJournal : IDisposable
         if (dropped > 0)
             log($"state {path}: ignored {dropped} torn or corrupt record(s) at the end");
         j.Replay(records);
-        j._file = new JournalFile(path, j.Snapshot().ToList());
+        j._file = new JournalFile(path, j.Snapshot().ToList(), log);
         fs.Journal = j;
         return j;
     }

@@ -77,6 +77,9 @@ public sealed class CgroupFileSystem : IFuseFileSystem
 
     private static CgroupDir Dir(Cgroup c) => (CgroupDir)c.ViewState!;
 
+    /// <summary>Stable inode numbers: the cgroup's id with the file's index in the low bits (0 = the directory).</summary>
+    private static ulong Ino(Cgroup c, int fileIndex = -1) => ((ulong)c.Id << 6) | (uint)(fileIndex + 1);
+
     private static long NowNs() => DateTime.UtcNow.Ticks * 100 - DateTime.UnixEpoch.Ticks * 100;
 
     /// <summary>Whether the file exists in this cgroup now (placement, controller state, PSI visibility). Needs the engine lock.</summary>
@@ -250,11 +253,11 @@ public sealed class CgroupFileSystem : IFuseFileSystem
             Meta m;
             lock (_metaLock)
                 m = d.FileMeta(fn.File);
-            return MakeAttr((ulong)(d.Cgroup.Id << 6) | (ulong)(FilesByName[fn.File.Name].Index + 1), S_IFREG | m.Mode, 1, m);
+            return MakeAttr(Ino(d.Cgroup, FilesByName[fn.File.Name].Index), S_IFREG | m.Mode, 1, m);
         }
         int children = Engine.Run(() => d.Cgroup.Removed ? 0 : Engine.ChildCountLocked(d.Cgroup));
         lock (_metaLock)
-            return MakeAttr((ulong)(d.Cgroup.Id << 6), S_IFDIR | d.Meta.Mode, (uint)(2 + children), d.Meta);
+            return MakeAttr(Ino(d.Cgroup), S_IFDIR | d.Meta.Mode, (uint)(2 + children), d.Meta);
     }
 
     private static FuseAttr MakeAttr(ulong ino, uint mode, uint nlink, Meta m) => new()
@@ -495,15 +498,14 @@ public sealed class CgroupFileSystem : IFuseFileSystem
             var entries = Engine.Run(() =>
             {
                 // glibc's readdir drops entries whose inode is 0, so ".." needs a real one.
-                var parentIno = (ulong)((d.Cgroup.Parent ?? d.Cgroup).Id << 6);
-                var list = new List<DirEntry> { new(".", (ulong)(d.Cgroup.Id << 6), true), new("..", parentIno, true) };
+                var list = new List<DirEntry> { new(".", Ino(d.Cgroup), true), new("..", Ino(d.Cgroup.Parent ?? d.Cgroup), true) };
                 if (d.Cgroup.Removed)
                     return list;
                 for (int i = 0; i < Files.Length; i++)
                     if (PresentLocked(Files[i], d))
-                        list.Add(new DirEntry(Files[i].Name, (ulong)(d.Cgroup.Id << 6) | (ulong)(i + 1), false));
+                        list.Add(new DirEntry(Files[i].Name, Ino(d.Cgroup, i), false));
                 foreach (var child in Engine.ChildrenLocked(d.Cgroup))
-                    list.Add(new DirEntry(child.Name, (ulong)(child.Id << 6), true));
+                    list.Add(new DirEntry(child.Name, Ino(child), true));
                 return list;
             });
             fh = (ulong)Interlocked.Increment(ref _nextFh);

@@ -1,0 +1,232 @@
+using System.Text;
+using CgFs.Accounting;
+using CgFs.Fuse;
+using CgFs.Host;
+
+namespace CgFs.Tree;
+
+/// <summary>Attributes and extended attributes: modes and owners as delegation needs them, the migration permission check, kernel cache invalidation of vanished files.</summary>
+public sealed partial class CgroupFileSystem
+{
+    // ---- attributes -------------------------------------------------------------------------
+
+    private FuseAttr AttrOf(Node n)
+    {
+        var d = n.Dir;
+        if (n is FileNode fn)
+        {
+            Meta m;
+            lock (_metaLock)
+                m = d.FileMeta(fn.File);
+            return MakeAttr(Ino(d.Cgroup, FilesByName[fn.File.Name].Index), S_IFREG | m.Mode, 1, m);
+        }
+        int children = Engine.Run(() => d.Cgroup.Removed ? 0 : Engine.ChildCountLocked(d.Cgroup));
+        lock (_metaLock)
+            return MakeAttr(Ino(d.Cgroup), S_IFDIR | d.Meta.Mode, (uint)(2 + children), d.Meta);
+    }
+
+    private static FuseAttr MakeAttr(ulong ino, uint mode, uint nlink, Meta m) => new()
+    {
+        Ino = ino, Mode = mode, Nlink = nlink, Uid = m.Uid, Gid = m.Gid, BlkSize = 4096,
+        Atime = (ulong)(m.AtimeNs / 1_000_000_000), AtimeNsec = (uint)(m.AtimeNs % 1_000_000_000),
+        Mtime = (ulong)(m.MtimeNs / 1_000_000_000), MtimeNsec = (uint)(m.MtimeNs % 1_000_000_000),
+        Ctime = (ulong)(m.CtimeNs / 1_000_000_000), CtimeNsec = (uint)(m.CtimeNs % 1_000_000_000),
+    };
+
+    public int GetAttr(in Caller c, ulong node, out FuseAttr attr)
+    {
+        attr = default;
+        lock (_nodes)
+        {
+            if (!_nodes.TryGetValue(node, out var n))
+                return (int)Errno.ENOENT;
+            attr = AttrOf(n);
+            return 0;
+        }
+    }
+
+    /// <summary>chmod, chown, utimes work (that is how delegation is done); truncate succeeds and changes nothing.</summary>
+    public int SetAttr(in Caller c, ulong node, in SetAttrIn s, out FuseAttr attr)
+    {
+        attr = default;
+        lock (_nodes)
+        {
+            if (!_nodes.TryGetValue(node, out var n))
+                return (int)Errno.ENOENT;
+            long now = NowNs();
+            lock (_metaLock)
+            {
+                var m = n is FileNode fn ? fn.Dir.MutableFileMeta(fn.File) : n.Dir.Meta;
+                if ((s.Valid & Fuse.Fuse.FattrMode) != 0)
+                    m.Mode = s.Mode & 0xFFF;
+                if ((s.Valid & Fuse.Fuse.FattrUid) != 0)
+                    m.Uid = s.Uid;
+                if ((s.Valid & Fuse.Fuse.FattrGid) != 0)
+                    m.Gid = s.Gid;
+                if ((s.Valid & Fuse.Fuse.FattrAtimeNow) != 0)
+                    m.AtimeNs = now;
+                else if ((s.Valid & Fuse.Fuse.FattrAtime) != 0)
+                    m.AtimeNs = (long)s.Atime * 1_000_000_000 + s.AtimeNsec;
+                if ((s.Valid & Fuse.Fuse.FattrMtimeNow) != 0)
+                    m.MtimeNs = now;
+                else if ((s.Valid & Fuse.Fuse.FattrMtime) != 0)
+                    m.MtimeNs = (long)s.Mtime * 1_000_000_000 + s.MtimeNsec;
+                m.CtimeNs = now;
+                if ((s.Valid & (Fuse.Fuse.FattrMode | Fuse.Fuse.FattrUid | Fuse.Fuse.FattrGid)) != 0)
+                    Journal?.Meta(n.Dir.Cgroup, n is FileNode f ? f.File.Name : ".", m.Mode, m.Uid, m.Gid);
+            }
+            attr = AttrOf(n);
+            return 0;
+        }
+    }
+
+    /// <summary>Files created when a controller is enabled belong to the writer of the parent's
+    /// cgroup.subtree_control (spec core.md 1.2); disabled controllers' files are gone, and so
+    /// must be the kernel's cached entries for them.</summary>
+    public void ControllerFilesChanged(IEnumerable<Cgroup> children, Controllers enabled, Controllers disabled, uint uid, uint gid)
+    {
+        long now = NowNs();
+        children = children.ToArray();
+        if (disabled != Controllers.None)
+            InvalidateCached(children, f => (disabled & f.Controller) != 0);
+        lock (_metaLock)
+        {
+            foreach (var child in children)
+            {
+                if (child.ViewState is not CgroupDir d)
+                    continue;
+                foreach (var f in Files)
+                {
+                    if ((disabled & f.Controller) != 0)
+                        d.FileMetas?.Remove(f.Name);
+                    else if ((enabled & f.Controller) != 0)
+                    {
+                        d.FileMetas ??= new Dictionary<string, Meta>(StringComparer.Ordinal);
+                        d.FileMetas[f.Name] = new Meta(f.Mode, uid, gid, now);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Asks the kernel to forget cached entries of files that just disappeared. Only names
+    /// we handed out a node for can be cached.</summary>
+    public void InvalidateCached(IEnumerable<Cgroup> cgroups, Func<InterfaceFile, bool> gone)
+    {
+        var names = new List<(ulong, string)>();
+        lock (_nodes)
+        {
+            foreach (var c in cgroups)
+                if (c.ViewState is CgroupDir { Node: { } dn } d)
+                    foreach (var fn in d.FileNodes.Values)
+                        if (gone(fn.File))
+                            names.Add((dn.Id, fn.File.Name));
+        }
+        Waiters.Notifier?.InvalidateEntries(names, TimeSpan.FromMilliseconds(200));
+    }
+
+    /// <summary>Migration permission (spec core.md 5.1): write access to cgroup.procs of the common
+    /// ancestor for the opener's credentials. Called under the engine lock; takes only the meta leaf lock.</summary>
+    public bool MayWriteProcs(Cgroup g, Credentials who)
+    {
+        if (who.DacOverride)
+            return true;
+        Meta m;
+        lock (_metaLock)
+            m = g.ViewState is CgroupDir d ? d.FileMeta(ProcsFile) : new Meta(0b110_100_100, 0, 0, 0);
+        if (who.Uid == m.Uid)
+            return (m.Mode & 0b010_000_000) != 0;
+        if (who.InGroup(m.Gid))
+            return (m.Mode & 0b000_010_000) != 0;
+        return (m.Mode & 0b000_000_010) != 0;
+    }
+
+    // ---- extended attributes (user., trusted., security.) --------------------------------------------
+
+    private static bool SupportedXattr(string name) =>
+        name.StartsWith("user.", StringComparison.Ordinal) || name.StartsWith("trusted.", StringComparison.Ordinal) ||
+        name.StartsWith("security.", StringComparison.Ordinal);
+
+    private Meta? MetaOf(ulong node, bool forWrite)
+    {
+        lock (_nodes)
+        {
+            if (!_nodes.TryGetValue(node, out var n))
+                return null;
+            lock (_metaLock)
+                return n is FileNode fn ? (forWrite ? fn.Dir.MutableFileMeta(fn.File) : fn.Dir.FileMeta(fn.File)) : n.Dir.Meta;
+        }
+    }
+
+    public int GetXattr(in Caller c, ulong node, string name, out byte[] value)
+    {
+        value = [];
+        if (!SupportedXattr(name))
+            return (int)Errno.EOPNOTSUPP;
+        var m = MetaOf(node, forWrite: false);
+        if (m is null)
+            return (int)Errno.ENOENT;
+        lock (_metaLock)
+        {
+            if (m.Xattrs is null || !m.Xattrs.TryGetValue(name, out var v))
+                return (int)Errno.ENODATA;
+            value = v;
+            return 0;
+        }
+    }
+
+    public int SetXattr(in Caller c, ulong node, string name, ReadOnlySpan<byte> value, int flags)
+    {
+        if (!SupportedXattr(name))
+            return (int)Errno.EOPNOTSUPP;
+        var m = MetaOf(node, forWrite: true);
+        if (m is null)
+            return (int)Errno.ENOENT;
+        lock (_metaLock)
+        {
+            m.Xattrs ??= new Dictionary<string, byte[]>(StringComparer.Ordinal);
+            bool exists = m.Xattrs.ContainsKey(name);
+            if ((flags & XATTR_CREATE) != 0 && exists)
+                return (int)Errno.EEXIST;
+            if ((flags & XATTR_REPLACE) != 0 && !exists)
+                return (int)Errno.ENODATA;
+            m.Xattrs[name] = value.ToArray();
+        }
+        JournalXattr(node, name, value.ToArray());
+        return 0;
+    }
+
+    private void JournalXattr(ulong node, string name, byte[]? value)
+    {
+        if (Journal is null)
+            return;
+        lock (_nodes)
+            if (_nodes.TryGetValue(node, out var n))
+                Journal.Xattr(n.Dir.Cgroup, n is FileNode f ? f.File.Name : ".", name, value);
+    }
+
+    public int ListXattr(in Caller c, ulong node, out byte[] names)
+    {
+        names = [];
+        var m = MetaOf(node, forWrite: false);
+        if (m is null)
+            return (int)Errno.ENOENT;
+        lock (_metaLock)
+            names = m.Xattrs is null ? [] : Encoding.Latin1.GetBytes(string.Concat(m.Xattrs.Keys.Select(k => k + "\0")));
+        return 0;
+    }
+
+    public int RemoveXattr(in Caller c, ulong node, string name)
+    {
+        if (!SupportedXattr(name))
+            return (int)Errno.EOPNOTSUPP;
+        var m = MetaOf(node, forWrite: false);
+        if (m is null)
+            return (int)Errno.ENOENT;
+        lock (_metaLock)
+            if (m.Xattrs is null || !m.Xattrs.Remove(name))
+                return (int)Errno.ENODATA;
+        JournalXattr(node, name, null);
+        return 0;
+    }
+}

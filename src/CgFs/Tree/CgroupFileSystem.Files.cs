@@ -95,7 +95,11 @@ public sealed partial class CgroupFileSystem
         return (int)e;
     }
 
-    public void Release(ulong node, ulong fh) => _open.TryRemove(fh, out _);
+    public void Release(ulong node, ulong fh)
+    {
+        if (_open.TryRemove(fh, out var f) && f.PollHandle is { } kh && f.Node.File.Notifies is { } n)
+            Waiters.Remove(f.Node.Dir.Cgroup, n, kh);
+    }
 
     public int Poll(in Caller c, ulong node, ulong fh, ulong kh, bool scheduleNotify, out uint revents)
     {
@@ -112,7 +116,10 @@ public sealed partial class CgroupFileSystem
         var cg = f.Node.Dir.Cgroup;
         // Register before comparing generations, so a change in between still wakes the kernel.
         if (scheduleNotify)
+        {
             Waiters.Add(cg, n, kh);
+            f.PollHandle = kh;
+        }
         if (Engine.Run(() => Engine.GenerationLocked(cg, n)) != f.SeenGeneration)
             revents |= PollPriErr;
         return 0;

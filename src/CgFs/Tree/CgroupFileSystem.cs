@@ -73,6 +73,8 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem
         public readonly int Flags = flags;
         public byte[]? Snapshot;
         public ulong SeenGeneration;
+        /// <summary>The kernel's poll handle, once this file was polled (forgotten on release).</summary>
+        public ulong? PollHandle;
     }
 
     private static CgroupDir Dir(Cgroup c) => (CgroupDir)c.ViewState!;

@@ -24,6 +24,26 @@ public sealed class PollWaiters
         }
     }
 
+    /// <summary>A released file's handle: nothing will poll it again.</summary>
+    public void Remove(Cgroup c, Notifier file, ulong kh)
+    {
+        lock (_lock)
+        {
+            if (_waiters.TryGetValue((c, file), out var set) && set.Remove(kh) && set.Count == 0)
+                _waiters.Remove((c, file));
+        }
+    }
+
+    /// <summary>Number of registered poll handles (for tests).</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+                return _waiters.Values.Sum(s => s.Count);
+        }
+    }
+
     /// <summary>Wakes the waiters of the changed files (called after the engine lock is released).</summary>
     public void Wake(IEnumerable<Change> changes)
     {

@@ -49,6 +49,8 @@ public static class MountCommand
         var o = Parse(args);
         if (!Directory.Exists(o.MountPoint))
             throw new CliException($"mount point {o.MountPoint} does not exist");
+        if (Mounter.IsMounted(o.MountPoint) && Answers(o.MountPoint))
+            throw new CliException($"{o.MountPoint} is already a live cgfs mount (unmount it first: cgfs unmount {o.MountPoint})");
         if (o.Foreground)
             return Serve(o);
         return Daemonize(args, o);

@@ -60,6 +60,9 @@ public sealed class LifecycleTests
         foreach (var cmd in new[] { "--help", "mount --help", "unmount --help", "poll --help" })
             Assert.That(Shell.Run($"{Mount.Binary} {cmd}").Out, Does.Contain("Usage"), cmd);
         Assert.That(Shell.Run($"{Mount.Binary} mount /nonexistent-dir").Code, Is.EqualTo(2));
+        using var m = new Mount();
+        var again = Shell.Run($"{Mount.Binary} mount {m.MountPoint} -f");
+        Assert.That((again.Code, again.Err), Is.EqualTo((2, $"cgfs: {m.MountPoint} is already a live cgfs mount (unmount it first: cgfs unmount {m.MountPoint})\n")));
     }
 }
 

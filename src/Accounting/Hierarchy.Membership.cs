@@ -79,6 +79,8 @@ public sealed partial class Hierarchy
         var vet = VetDestinationLocked(dst);
         if (vet != Errno.Ok)
             return vet;
+        if (ReferenceEquals(src, dst) && (m is null || m.Threads is null || m.Threads.Count == 0))
+            return Errno.Ok; // already there: a no-op, nothing notified
         var follow = MoveFollowChargesLocked(p.Pid, dst);
         if (follow != Errno.Ok)
             return follow;

@@ -25,6 +25,19 @@ public sealed class HierarchyTests
     }
 
     [Test]
+    public void MovingAProcessWhereItAlreadyIsChangesAndNotifiesNothing()
+    {
+        var h = new Hierarchy();
+        var a = h.Mkdir(h.Root, "A");
+        h.Do(() => h.MigrateProcessLocked(P, a, EngineHarness.Yes));
+        var changes = new List<Change>();
+        h.Changed += changes.AddRange;
+        Assert.That(h.Do(() => h.MigrateProcessLocked(P, a, EngineHarness.Yes)), Is.EqualTo(Errno.Ok));
+        Assert.That(changes, Is.Empty);
+        Assert.That(h.Do(() => (h.EventsLocked(a).Populated, h.CgroupOfLocked(P.Pid))), Is.EqualTo((true, a)));
+    }
+
+    [Test]
     public void ForkIsBornWhereTheParentIsAndPidReuseIsDetected()
     {
         var h = new Hierarchy();

@@ -11,8 +11,10 @@ public sealed partial class Hierarchy
 {
     private readonly Dictionary<int, List<MiscCharge>> _followCharges = new();
 
-    public Errno ChargeRdmaAsProcessLocked(int pid, RdmaDevice device, RdmaResource resource, int amount, out RdmaCharge? charge) =>
-        Rdma.TryChargeLocked((RdmaState)EffectiveStateLocked(CgroupOfLocked(pid), Controllers.Rdma), device, resource, amount, out charge);
+    /// <summary>Charges <paramref name="count"/> rdma objects as a process, one at a time as the kernel
+    /// does, all or nothing (<see cref="RdmaController.TryChargeUnitsLocked"/>).</summary>
+    public Errno ChargeRdmaAsProcessLocked(int pid, RdmaDevice device, RdmaResource resource, int count, out RdmaCharge? charge) =>
+        Rdma.TryChargeUnitsLocked((RdmaState)EffectiveStateLocked(CgroupOfLocked(pid), Controllers.Rdma), device, resource, count, out charge);
 
     public Errno ChargeMiscAsProcessLocked(int pid, MiscType type, ulong amount, out MiscCharge? charge)
     {

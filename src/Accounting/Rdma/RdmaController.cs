@@ -106,6 +106,34 @@ public sealed class RdmaController(Hierarchy hierarchy)
         return Errno.Ok;
     }
 
+    /// <summary>
+    /// Charges <paramref name="count"/> objects as the kernel would, one at a time, all or nothing:
+    /// the result is one charge of <paramref name="count"/>. Computed in closed form, so a huge count
+    /// costs no more than one: with h the smallest headroom on the path, units 1..h succeed (raising
+    /// peaks to usage + h) and unit h + 1 is refused where that headroom is, recording one event;
+    /// then the h units are released again.
+    /// </summary>
+    public Errno TryChargeUnitsLocked(RdmaState c, RdmaDevice d, RdmaResource resource, int count, out RdmaCharge? charge)
+    {
+        int r = (int)resource;
+        long headroom = long.MaxValue;
+        for (ControllerState? l = c; l is not null; l = l.Parent)
+        {
+            var p = ((RdmaState)l).Pools.GetValueOrDefault(d);
+            headroom = Math.Min(headroom, p is null ? RdmaPool.Max : (long)p.Limit[r] - p.Usage[r]);
+        }
+        if (headroom >= count)
+            return TryChargeLocked(c, d, resource, count, out charge);
+        charge = null;
+        RdmaCharge? partial = null;
+        if (headroom > 0)
+            TryChargeLocked(c, d, resource, (int)headroom, out partial);
+        var refused = TryChargeLocked(c, d, resource, 1, out _);
+        if (partial is not null)
+            UnchargeLocked(partial);
+        return refused;
+    }
+
     /// <summary>Uncharges from the state that was charged, up to the root (kernel: rdmacg_uncharge_hierarchy).</summary>
     public void UnchargeLocked(RdmaCharge charge)
     {
@@ -127,8 +155,8 @@ public sealed class RdmaController(Hierarchy hierarchy)
     }
 
     /// <summary>Shell shortcut (documented extension): a signed delta written to rdma.current.
-    /// Positive charges like a process in that cgroup would; negative returns units that were
-    /// charged this way to this very cgroup, otherwise EINVAL.</summary>
+    /// Positive charges like a process in that cgroup would (<see cref="TryChargeUnitsLocked"/>);
+    /// negative returns units that were charged this way to this very cgroup, otherwise EINVAL.</summary>
     public Errno ApplyShortcutLocked(RdmaState s, RdmaDevice d, RdmaResource resource, long delta)
     {
         int r = (int)resource;
@@ -136,7 +164,7 @@ public sealed class RdmaController(Hierarchy hierarchy)
         {
             if (delta > int.MaxValue)
                 return Errno.EINVAL;
-            var e = TryChargeLocked(s, d, resource, (int)delta, out _);
+            var e = TryChargeUnitsLocked(s, d, resource, (int)delta, out _);
             if (e == Errno.Ok)
                 s.Pools[d].ShortcutHeld[r] += delta;
             return e;

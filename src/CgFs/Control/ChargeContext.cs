@@ -17,9 +17,9 @@ public sealed class ChargeContext(Hierarchy engine, Processes processes, int pid
 
     public int Pid => pid;
 
-    /// <summary>Charges <paramref name="amount"/> objects one at a time, as a verbs program creates
-    /// them; if one fails (EAGAIN), those made by this call are released and the errno returned.</summary>
-    public (Errno Error, long Id) ChargeRdma(string deviceName, RdmaResource resource, int amount)
+    /// <summary>Charges <paramref name="count"/> objects one at a time, as a verbs program creates
+    /// them; if one is refused (EAGAIN), those made by this call are released and the errno returned.</summary>
+    public (Errno Error, long Id) ChargeRdma(string deviceName, RdmaResource resource, int count)
     {
         processes.EnsureRecorded(pid);
         return engine.Run(() =>
@@ -27,19 +27,8 @@ public sealed class ChargeContext(Hierarchy engine, Processes processes, int pid
             var device = engine.Rdma.FindLocked(deviceName);
             if (device is null)
                 return (Errno.ENODEV, 0L);
-            var made = new List<object>();
-            for (int i = 0; i < amount; i++)
-            {
-                var e = engine.ChargeRdmaAsProcessLocked(pid, device, resource, 1, out var charge);
-                if (e != Errno.Ok)
-                {
-                    foreach (RdmaCharge c in made)
-                        engine.Rdma.UnchargeLocked(c);
-                    return (e, 0L);
-                }
-                made.Add(charge!);
-            }
-            return (Errno.Ok, Keep(made));
+            var e = engine.ChargeRdmaAsProcessLocked(pid, device, resource, count, out var charge);
+            return e == Errno.Ok ? (Errno.Ok, Keep([charge!])) : (e, 0L);
         });
     }
 

@@ -58,6 +58,27 @@ public sealed class RdmaControllerTests
     }
 
     [Test]
+    public void TheShortcutChargesLikeUnitChargesAllOrNothing()
+    {
+        var h = new Hierarchy();
+        var dev = h.Do(() => h.Rdma.RegisterLocked("mlx5_0"));
+        h.Enable(h.Root, Controllers.Rdma);
+        var a = h.Mkdir(h.Root, "A");
+        h.Enable(a, Controllers.Rdma);
+        var b = h.Mkdir(a, "B");
+        h.Do(() => { h.Rdma.SetMaxLocked(h.Rdma(a), dev, null, 3); return 0; });
+        Assert.That(h.Do(() => h.Rdma.ApplyShortcutLocked(h.Rdma(b), dev, RdmaResource.HcaObject, 1)), Is.EqualTo(Errno.Ok));
+        Assert.That(h.Do(() => h.Rdma.ApplyShortcutLocked(h.Rdma(b), dev, RdmaResource.HcaObject, 5)), Is.EqualTo(Errno.EAGAIN));
+        var (rb, ra) = (h.Row(h.Rdma(b), "mlx5_0"), h.Row(h.Rdma(a), "mlx5_0"));
+        Assert.That((rb.Current[1], ra.Current[1]), Is.EqualTo((1, 1)), "nothing of the refused write stays charged");
+        Assert.That((rb.Peak[1], ra.Peak[1]), Is.EqualTo((3, 3)), "units 2 and 3 were charged before unit 4 was refused");
+        Assert.That((ra.LocalMax[1], rb.LocalAllocFail[1], ra.EventsAllocFail[1]), Is.EqualTo((1UL, 1UL, 1UL)), "one refusal");
+        Assert.That(h.Do(() => h.Rdma.ApplyShortcutLocked(h.Rdma(b), dev, RdmaResource.HcaHandle, int.MaxValue - 1)), Is.EqualTo(Errno.Ok),
+            "a huge delta under no limit is one step, not billions");
+        Assert.That(h.Do(() => h.Rdma.ApplyShortcutLocked(h.Rdma(b), dev, RdmaResource.HcaHandle, -(int.MaxValue - 1))), Is.EqualTo(Errno.Ok));
+    }
+
+    [Test]
     public void ExactlyMaxConcurrentChargesSucceed()
     {
         var h = new Hierarchy();

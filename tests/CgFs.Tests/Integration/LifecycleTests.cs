@@ -25,6 +25,30 @@ public sealed class LifecycleTests
     }
 
     [Test]
+    public void AConfigFileDeclaresDevicesAndTypesInOrder()
+    {
+        var dir = Directory.CreateTempSubdirectory("cgfs-config-").FullName;
+        try
+        {
+            var config = Path.Combine(dir, "cgfs.conf");
+            File.WriteAllText(config, "# test devices\nrdma-device rxe0\nrdma-device mlx5_0   # second\n\nmisc sev 12\nmisc ioasid 64 follow\n");
+            using (var m = new Mount("--config", config))
+            {
+                Assert.That(m.Sh("echo '+rdma +misc' > cgroup.subtree_control && mkdir A && cut -d' ' -f1 A/rdma.max && cat misc.capacity").Out,
+                    Is.EqualTo("rxe0\nmlx5_0\nsev 12\nioasid 64\n"));
+                Assert.That(m.Ctl("status").Out, Does.Contain("misc ioasid capacity=64 current=0 follow\n"));
+            }
+            File.WriteAllText(config, "rdma-device a\nbogus line\n");
+            var bad = Shell.Run($"{Mount.Binary} mount {dir} --config {config}");
+            Assert.That((bad.Code, bad.Err), Is.EqualTo((2, $"cgfs: {config}: line 2: cannot parse \"bogus line\"\n")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Test]
     public void KillNineLeavesAUsableMountPoint()
     {
         using var m = new Mount();

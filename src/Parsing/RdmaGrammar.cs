@@ -80,6 +80,54 @@ public static class RdmaGrammar
             : Parsed<RdmaMaxCommand>.Fail(Errno.EINVAL);
     }
 
+    /// <summary>
+    /// The legacy parser (kernels 4.11–7.1, spec rdma.md 4.3): tokens split on single spaces (an
+    /// empty token is EINVAL); each splits at its first '='; the value is read like simple_strtol
+    /// with trailing characters ignored (24 characters or more: EINVAL); a value without a leading
+    /// number is accepted as max when it is a prefix of "max", even empty.
+    /// </summary>
+    public static Parsed<RdmaMaxCommand> MaxLegacy(string buffer)
+    {
+        var s = KernelText.Strip(buffer);
+        int sp = s.IndexOf(' ');
+        string device = sp < 0 ? s : s[..sp];
+        int?[] limits = new int?[2];
+        if (sp >= 0)
+        {
+            foreach (var token in s[(sp + 1)..].Split(' '))
+            {
+                int eq = token.IndexOf('=');
+                if (eq < 0)
+                    return Parsed<RdmaMaxCommand>.Fail(Errno.EINVAL);
+                var key = LegacyKey.TryParse(token[..eq]);
+                var value = LegacyValue(token[(eq + 1)..]);
+                if (!key.WasSuccessful || value is null)
+                    return Parsed<RdmaMaxCommand>.Fail(Errno.EINVAL);
+                limits[(int)key.Value] = value;
+            }
+        }
+        return Parsed<RdmaMaxCommand>.Of(new RdmaMaxCommand(device, limits[0], limits[1]));
+    }
+
+    private static readonly Parser<RdmaResource> LegacyKey =
+        Parse.String("hca_handle").Return(RdmaResource.HcaHandle).Or(Parse.String("hca_object").Return(RdmaResource.HcaObject)).End();
+
+    /// <summary>simple_strtol: an optional '-', base-0 digits, the rest ignored; a lone '-' is 0.</summary>
+    private static readonly Parser<long?> LegacyNumber =
+        from minus in Parse.Char('-').Optional()
+        from digits in KernelText.Digits.Optional()
+        from rest in KernelText.Rest
+        select !minus.IsDefined && !digits.IsDefined
+            ? null
+            : (long?)unchecked((long)(minus.IsDefined ? 0UL - Wrap(digits) : Wrap(digits)));
+
+    private static int? LegacyValue(string value)
+    {
+        if (value.Length <= MaxValueLength && LegacyNumber.TryParse(value) is { WasSuccessful: true, Value: { } n })
+            return n is >= 0 and <= int.MaxValue ? (int)n : null;
+        return "max".StartsWith(value, StringComparison.Ordinal) ? int.MaxValue : null;
+    }
+
     private static readonly Parser<long?> Delta =
         from sign in Parse.Chars('+', '-')
         from digits in KernelText.Digits

@@ -28,6 +28,8 @@ public static class MountCommand
                                    /run/cgfs/<mount point with / as _>.sock for root)
           --state FILE             journal the hierarchy, limits, devices, types, membership and
                                    shortcut charges to FILE; a later mount with it restores them
+          --rdma-legacy            behave like kernels 4.11-7.1: their rdma.max parser, and no
+                                   rdma.peak, rdma.events, rdma.events.local (default: 7.2)
           --threads N              FUSE reader threads (default 2)
           --log FILE               append diagnostics to FILE (daemon mode; default: none)
 
@@ -37,7 +39,7 @@ public static class MountCommand
 
     private const string DaemonEnv = "CGFS_DAEMONIZED";
 
-    private sealed record Options(string MountPoint, bool Foreground, List<string> FuseOptions, List<ConfigEntry> Entries, int Threads, string? Log, string Control, string? State);
+    private sealed record Options(string MountPoint, bool Foreground, List<string> FuseOptions, List<ConfigEntry> Entries, int Threads, string? Log, string Control, string? State, bool RdmaLegacy);
 
     public static int Run(string[] args)
     {
@@ -59,7 +61,7 @@ public static class MountCommand
     private static Options Parse(string[] args)
     {
         string? mountPoint = null, log = null, control = null, state = null;
-        bool foreground = false, explicitConfig = false;
+        bool foreground = false, explicitConfig = false, rdmaLegacy = false;
         int threads = 2;
         var fuseOptions = new List<string>();
         var entries = new List<ConfigEntry>();
@@ -105,6 +107,9 @@ public static class MountCommand
                 case "--state":
                     state = Path.GetFullPath(Next());
                     break;
+                case "--rdma-legacy":
+                    rdmaLegacy = true;
+                    break;
                 default:
                     if (args[i].StartsWith('-') || mountPoint is not null)
                         throw new CliException($"unexpected argument '{args[i]}'\n\n{Usage}");
@@ -117,7 +122,7 @@ public static class MountCommand
         if (!explicitConfig)
             entries.AddRange([new RdmaDeviceEntry("mlx5_0"), new RdmaDeviceEntry("mlx5_1"), new MiscEntry("sev", 509, false), new MiscEntry("sev_es", 16, false)]);
         return new Options(Path.GetFullPath(mountPoint), foreground, fuseOptions, entries, threads, log,
-            control ?? Control.ControlPaths.Default(mountPoint), state);
+            control ?? Control.ControlPaths.Default(mountPoint), state, rdmaLegacy);
     }
 
     /// <summary>Re-executes with -f in a new session and waits (bounded) until the mount answers.
@@ -183,7 +188,7 @@ public static class MountCommand
         var processes = new Processes(engine, log);
         using var events = ProcessEvents.TryStart(engine, log);
         processes.ForkEventsAvailable = events is not null;
-        var fs = new CgroupFileSystem(engine, processes, log, Interop.Sys.GetEUid(), Interop.Sys.GetEGid());
+        var fs = new CgroupFileSystem(engine, processes, log, Interop.Sys.GetEUid(), Interop.Sys.GetEGid()) { RdmaLegacy = o.RdmaLegacy };
         Control.ControlServer control;
         try
         {

@@ -62,6 +62,10 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem
     public Hierarchy Engine { get; }
     public Processes Processes { get; }
     public PollWaiters Waiters { get; } = new();
+    /// <summary>Emulate the rdma interface of kernels 4.11–7.1: the legacy rdma.max parser, and no
+    /// rdma.peak / rdma.events / rdma.events.local files (--rdma-legacy).</summary>
+    public bool RdmaLegacy { get; init; }
+
     /// <summary>Where acknowledged changes are recorded for a restart (--state), if anywhere.</summary>
     public State.StateJournal? Journal { get; set; }
 
@@ -92,7 +96,7 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem
             return false;
         if (f.Placement == Placement.RootOnly && !c.IsRoot || f.Placement == Placement.NotOnRoot && c.IsRoot)
             return false;
-        if (f.IsPressure && !d.PressureVisible)
+        if (f.IsPressure && !d.PressureVisible || f.Since72 && RdmaLegacy)
             return false;
         return f.Controller == Controllers.None || Engine.StateLocked(c, f.Controller) is not null;
     }

@@ -23,8 +23,9 @@ public sealed record FileContext(CgroupFileSystem Fs, Cgroup Cgroup, CgroupDir D
 /// <summary>
 /// One interface file, declared as data (like gVisor's cgroup2fs tables): its name, mode,
 /// placement, owning controller (files exist only where that controller has state), how it
-/// renders, how writes are handled (null: read-only, root's writes get EINVAL), and the
-/// notifier whose changes make pollers see POLLPRI.
+/// renders, how writes are handled (null: read-only, root's writes get EINVAL), the notifier
+/// whose changes make pollers see POLLPRI, and whether it first appeared in kernel 7.2 (absent
+/// when a mount emulates an older kernel).
 /// </summary>
 public sealed record InterfaceFile(
     string Name,
@@ -34,4 +35,5 @@ public sealed record InterfaceFile(
     Func<FileContext, Rendered>? Render,
     Func<FileContext, string, Errno>? Write,
     Notifier? Notifies = null,
-    bool IsPressure = false);
+    bool IsPressure = false,
+    bool Since72 = false);

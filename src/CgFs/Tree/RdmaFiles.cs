@@ -10,17 +10,18 @@ public static class RdmaFiles
     [
         new("rdma.max", 0b110_100_100, Placement.NotOnRoot, Controllers.Rdma, x => RdmaRender.Max(Rows(x)), WriteMax),
         new("rdma.current", 0b100_100_100, Placement.NotOnRoot, Controllers.Rdma, x => RdmaRender.Current(Rows(x)), WriteCurrentDelta),
-        new("rdma.peak", 0b100_100_100, Placement.NotOnRoot, Controllers.Rdma, x => RdmaRender.Peak(Rows(x)), null),
-        new("rdma.events", 0b100_100_100, Placement.NotOnRoot, Controllers.Rdma, x => RdmaRender.Events(Rows(x)), null, Notifier.RdmaEvents),
-        new("rdma.events.local", 0b100_100_100, Placement.NotOnRoot, Controllers.Rdma, x => RdmaRender.EventsLocal(Rows(x)), null, Notifier.RdmaEventsLocal),
+        new("rdma.peak", 0b100_100_100, Placement.NotOnRoot, Controllers.Rdma, x => RdmaRender.Peak(Rows(x)), null, Since72: true),
+        new("rdma.events", 0b100_100_100, Placement.NotOnRoot, Controllers.Rdma, x => RdmaRender.Events(Rows(x)), null, Notifier.RdmaEvents, Since72: true),
+        new("rdma.events.local", 0b100_100_100, Placement.NotOnRoot, Controllers.Rdma, x => RdmaRender.EventsLocal(Rows(x)), null, Notifier.RdmaEventsLocal, Since72: true),
     ];
 
     private static RdmaRow[] Rows(FileContext x) => x.Engine.Run(() => x.Engine.Rdma.RowsLocked((RdmaState)x.State!));
 
-    /// <summary>Parse everything first (EINVAL), then look the device up (ENODEV), then apply.</summary>
+    /// <summary>Parse everything first (EINVAL), then look the device up (ENODEV), then apply. A mount
+    /// emulating a kernel before 7.2 uses that kernel's parser (spec rdma.md 4.3).</summary>
     private static Errno WriteMax(FileContext x, string text)
     {
-        var p = RdmaGrammar.Max(text);
+        var p = x.Fs.RdmaLegacy ? RdmaGrammar.MaxLegacy(text) : RdmaGrammar.Max(text);
         if (!p.Ok)
             return p.Error;
         var cmd = p.Value;

@@ -45,6 +45,22 @@ public sealed class RdmaMountTests
     }
 
     [Test]
+    public void ALegacyMountBehavesLikeKernelsBefore72()  // E15 and the Legacy column of 10.1
+    {
+        using var m = new Mount("--rdma-device", "mlx5_0", "--rdma-device", "rxe0", "--rdma-legacy");
+        Assert.That(m.Sh("echo +rdma > cgroup.subtree_control && mkdir A && echo +rdma > A/cgroup.subtree_control && mkdir A/B").Code, Is.Zero);
+        Assert.That(m.List("A").Where(n => n.StartsWith("rdma.")), Is.EqualTo(new[] { "rdma.current", "rdma.max" }));
+        Assert.That(m.Write("A/rdma.peak", "x"), Is.EqualTo(Errno.EACCES), "the file does not exist: creating it is refused");
+        Assert.That(m.Write("A/rdma.max", "mlx5_0 hca_handle=10abc"), Is.EqualTo(Errno.Ok));
+        Assert.That(m.Write("A/rdma.max", "mlx5_0 hca_object=ma"), Is.EqualTo(Errno.Ok));
+        Assert.That(m.Write("A/rdma.max", "mlx5_0  hca_handle=5"), Is.EqualTo(Errno.EINVAL));
+        Assert.That(m.Write("A/rdma.max", "nodev hca_handle=1"), Is.EqualTo(Errno.ENODEV));
+        Assert.That(m.Read("A/rdma.max"), Is.EqualTo("mlx5_0 hca_handle=10 hca_object=max \nrxe0 hca_handle=max hca_object=max \n"));
+        Assert.That(m.Write("A/B/rdma.current", "mlx5_0 hca_handle=+10"), Is.EqualTo(Errno.Ok), "charging is the same");
+        Assert.That(m.Write("A/B/rdma.current", "mlx5_0 hca_handle=+1"), Is.EqualTo(Errno.EAGAIN));
+    }
+
+    [Test]
     public void PartialUpdatesInSequence()  // R1–R3
     {
         Assert.That(_m.Write("A/rdma.max", "mlx5_0 hca_handle=2 hca_object=max\n"), Is.EqualTo(Errno.Ok));

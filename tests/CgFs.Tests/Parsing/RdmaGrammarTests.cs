@@ -51,3 +51,40 @@ public sealed class RdmaGrammarTests
     [TestCase("mlx5_0 hca_object=+2147483648")]
     public void DeltasRejectWithEinval(string s) => Assert.That(RdmaGrammar.CurrentDelta(s).Error, Is.EqualTo(Errno.EINVAL));
 }
+
+/// <summary>The legacy (4.11–7.1) parser: the Legacy column of spec rdma.md 10.1 where it differs.</summary>
+public sealed class RdmaLegacyGrammarTests
+{
+    private const int Max = int.MaxValue;
+
+    [TestCase("mlx5_0 hca_handle=", Max, null)]                     // R14
+    [TestCase("mlx5_0 hca_handle=ma", Max, null)]                   // R15
+    [TestCase("mlx5_0 hca_handle=m", Max, null)]
+    [TestCase("mlx5_0 hca_handle=08", 0, null)]                     // R23
+    [TestCase("mlx5_0 hca_handle=10abc", 10, null)]                 // R25
+    [TestCase("mlx5_0 hca_handle=5\thca_object=6", 5, null)]        // R30
+    [TestCase("mlx5_0 hca_handle=1\nrxe0 hca_handle=2", 2, null)]   // R33
+    [TestCase("mlx5_0 hca_handle=2 hca_object=max\n", 2, Max)]      // R1: the common cases agree
+    [TestCase("mlx5_0 hca_handle=-", 0, null)]
+    [TestCase("mlx5_0 hca_handle=18446744073709551617", 1, null)]
+    public void Accepts(string s, int? handle, int? obj) =>
+        Assert.That(RdmaGrammar.MaxLegacy(s), Is.EqualTo(Parsed<RdmaMaxCommand>.Of(new("mlx5_0", handle, obj))));
+
+    [TestCase("mlx5_0  hca_handle=5")]       // R29: an empty token
+    [TestCase("mlx5_0 hca_handle")]          // R13
+    [TestCase("mlx5_0 hca_handle=MAX")]      // R16
+    [TestCase("mlx5_0 hca_handle=maxx")]
+    [TestCase("mlx5_0 hca_handle=-1")]       // R17
+    [TestCase("mlx5_0 hca_handle=2147483648")] // R20
+    [TestCase("mlx5_0 hca_handle=+5")]       // R24
+    [TestCase("mlx5_0 bogus=5")]             // R27
+    [TestCase("mlx5_0 hca_handle=000000000000000000000005")] // 11.1: 24 characters
+    public void Rejects(string s) => Assert.That(RdmaGrammar.MaxLegacy(s).Error, Is.EqualTo(Errno.EINVAL));
+
+    [Test]
+    public void DeviceNameRulesAreThoseOf72()
+    {
+        Assert.That(RdmaGrammar.MaxLegacy("mlx5_0\thca_handle=5").Value.Device, Is.EqualTo("mlx5_0\thca_handle=5"));
+        Assert.That(RdmaGrammar.MaxLegacy("\n").Value, Is.EqualTo(new RdmaMaxCommand("", null, null)));
+    }
+}

@@ -10,11 +10,12 @@ namespace CgFs.Cli;
 public static unsafe class PollCommand
 {
     public const string Usage = """
-        Usage: cgfs poll FILE [--timeout MS]
+        Usage: cgfs poll FILE [--timeout MS] [--ready]
 
         Opens FILE, reads it, and waits (default 10000 ms; -1 = for ever) until it changes.
-        Prints the poll(2) revents as words, then the new content. Exit status: 0 changed,
-        1 timed out, 2 error.
+        Prints the poll(2) revents as words, then the new content. With --ready, first prints
+        "ready" once it is waiting, so a script can make the change without racing the start-up.
+        Exit status: 0 changed, 1 timed out, 2 error.
         """;
 
     public static int Run(string[] args)
@@ -26,10 +27,13 @@ public static unsafe class PollCommand
         }
         string file = args[0];
         int timeout = 10_000;
+        bool ready = false;
         for (int i = 1; i < args.Length; i++)
         {
             if (args[i] == "--timeout" && i + 1 < args.Length && int.TryParse(args[i + 1], out timeout))
                 i++;
+            else if (args[i] == "--ready")
+                ready = true;
             else
                 throw new CliException($"unexpected argument '{args[i]}'\n\n{Usage}");
         }
@@ -40,6 +44,10 @@ public static unsafe class PollCommand
         {
             ReadAll(fd);
             var pfd = new Interop.Sys.PollFd { Fd = fd, Events = Interop.Sys.POLLPRI };
+            // Once the file was read, a change is reported by the poll below even if it happens
+            // before poll(2) is entered: "ready" can be printed now.
+            if (ready)
+                Console.WriteLine("ready");
             int n;
             do
                 n = Interop.Sys.Poll(&pfd, 1, timeout);

@@ -151,7 +151,7 @@ public sealed class CoreControllerTests
     public void RemovedCgroupPollReportsError()
     {
         Assert.That(_m.Mkdir("A"), Is.EqualTo(Errno.Ok));
-        var r = _m.Sh($"{Mount.Binary} poll A/cgroup.events --timeout 10000 & sleep 0.5; rmdir A; wait $!");
+        var r = _m.Sh($"exec 3< <({Mount.Binary} poll A/cgroup.events --timeout 10000 --ready); read -r -u 3 ready; rmdir A; cat <&3");
         Assert.That(r.Out, Does.StartWith("POLLPRI POLLERR\n"), r.ToString());
     }
 

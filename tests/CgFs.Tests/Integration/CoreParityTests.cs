@@ -379,11 +379,11 @@ public sealed class CoreParityTests(string target)
         using var s = _t.StartSleeper();
         var quiet = _t.Sh($"{Mount.Binary} poll {a}/B/cgroup.events --timeout 200");
         Assert.That(quiet.Code, Is.EqualTo(1), quiet.ToString());
-        var r = _t.Sh($"{Mount.Binary} poll {a}/B/cgroup.events --timeout 10000 & sleep 0.5; echo {s.Pid} > {a}/B/cgroup.procs; wait $!");
+        var r = _t.Sh($"exec 3< <({Mount.Binary} poll {a}/B/cgroup.events --timeout 10000 --ready); read -r -u 3 ready; echo {s.Pid} > {a}/B/cgroup.procs; cat <&3");
         Assert.That(r.Code, Is.Zero, r.ToString());
         // poll(2) reports only the requested events plus POLLERR.
         Assert.That(r.Out, Is.EqualTo("POLLPRI POLLERR\npopulated 1\nfrozen 0\n"));
-        var exit = _t.Sh($"{Mount.Binary} poll {a}/B/cgroup.events --timeout 10000 & sleep 0.5; kill {s.Pid}; wait $!");
+        var exit = _t.Sh($"exec 3< <({Mount.Binary} poll {a}/B/cgroup.events --timeout 10000 --ready); read -r -u 3 ready; kill {s.Pid}; cat <&3");
         Assert.That(exit.Out, Does.EndWith("populated 0\nfrozen 0\n"), "an exit wakes pollers");
     }
 

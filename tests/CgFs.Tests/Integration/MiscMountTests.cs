@@ -152,7 +152,7 @@ public sealed class MiscMountTests
     public void EventsWakePollers()
     {
         Assert.That(_m.Write("A/misc.max", "sev 0"), Is.EqualTo(Errno.Ok));
-        var r = _m.Sh($"{Mount.Binary} poll A/misc.events --timeout 10000 & sleep 0.5; echo 'sev +1' > A/B/misc.current; wait $!");
+        var r = _m.Sh($"exec 3< <({Mount.Binary} poll A/misc.events --timeout 10000 --ready); read -r -u 3 ready; echo 'sev +1' > A/B/misc.current; cat <&3");
         Assert.That(r.Out, Is.EqualTo("POLLPRI POLLERR\nsev.max 1\ntdx.max 0\n"), r.ToString());
     }
 }

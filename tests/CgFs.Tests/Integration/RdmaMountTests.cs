@@ -226,9 +226,9 @@ public sealed class RdmaMountTests
     public void EventsFilesWakePollers()
     {
         Assert.That(_m.Write("A/rdma.max", "mlx5_0 hca_handle=0"), Is.EqualTo(Errno.Ok));
-        var r = _m.Sh($"{Mount.Binary} poll A/rdma.events --timeout 10000 & sleep 0.5; echo 'mlx5_0 hca_handle=+1' > A/B/rdma.current; wait $!");
+        var r = _m.Sh($"exec 3< <({Mount.Binary} poll A/rdma.events --timeout 10000 --ready); read -r -u 3 ready; echo 'mlx5_0 hca_handle=+1' > A/B/rdma.current; cat <&3");
         Assert.That(r.Out, Does.StartWith("POLLPRI POLLERR\n" + Events(1, 1)), r.ToString());
-        var local = _m.Sh($"{Mount.Binary} poll A/B/rdma.events.local --timeout 10000 & sleep 0.5; echo 'mlx5_0 hca_handle=+1' > A/B/rdma.current; wait $!");
+        var local = _m.Sh($"exec 3< <({Mount.Binary} poll A/B/rdma.events.local --timeout 10000 --ready); read -r -u 3 ready; echo 'mlx5_0 hca_handle=+1' > A/B/rdma.current; cat <&3");
         Assert.That(local.Out, Does.StartWith("POLLPRI POLLERR\n" + Events(0, 2)), local.ToString());
     }
 }

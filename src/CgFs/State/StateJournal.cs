@@ -197,63 +197,53 @@ public sealed class StateJournal : IDisposable
         foreach (var (name, capacity, follow) in types)
             yield return $"misc capacity {Esc(name)} {capacity} {(follow ? "follow" : "nofollow")}";
 
+        // One pass collects everything; the records below are emitted in replayable order.
         var all = new List<Cgroup> { _engine.Root };
         all.AddRange(cgroups);
+        var (states, placements) = _engine.Run(() => (
+            all.Select(c => (Cgroup: c, Settings: _engine.SettingsLocked(c),
+                Rdma: _engine.StateLocked(c, Controllers.Rdma) is RdmaState r ? _engine.RdmaConfigLocked(r) : [],
+                Misc: _engine.StateLocked(c, Controllers.Misc) is MiscState m ? _engine.MiscConfigLocked(m) : [])).ToList(),
+            _engine.PlacementsLocked()));
+        var views = all.ToDictionary(c => c, _fs.ViewOf);
+
         foreach (var c in cgroups)
+            yield return $"mkdir {c.Id} {c.Parent!.Id} {views[c].Metas[0].Mode} {views[c].CreatorUid} {views[c].CreatorGid} {Esc(c.Name)}";
+        foreach (var (c, settings, _, _) in states)
+            if (settings.Threaded)
+                yield return $"write {c.Id} cgroup.type 0 0 threaded";
+        foreach (var (c, settings, _, _) in states)
+            if (settings.SubtreeControl != Controllers.None)
+                yield return $"write {c.Id} cgroup.subtree_control 0 0 {Esc(string.Join(' ', ControllerNames.Ordered.Where(x => (settings.SubtreeControl & x) != 0).Select(x => "+" + ControllerNames.Name(x))))}";
+        foreach (var (c, settings, rdma, misc) in states)
         {
-            var view = _fs.ViewOf(c);
-            var dirMode = view.Metas[0].Mode;
-            yield return $"mkdir {c.Id} {c.Parent!.Id} {dirMode} {view.CreatorUid} {view.CreatorGid} {Esc(c.Name)}";
-        }
-        var settings = _engine.Run(() => all.ToDictionary(c => c, c => _engine.SettingsLocked(c)));
-        foreach (var c in cgroups.Where(c => settings[c].Threaded))
-            yield return $"write {c.Id} cgroup.type 0 0 threaded";
-        foreach (var c in all)
-        {
-            var s = settings[c];
-            if (s.SubtreeControl != Controllers.None)
-                yield return $"write {c.Id} cgroup.subtree_control 0 0 {Esc(string.Join(' ', ControllerNames.Ordered.Where(x => (s.SubtreeControl & x) != 0).Select(x => "+" + ControllerNames.Name(x))))}";
-        }
-        foreach (var c in all)
-        {
-            var s = settings[c];
-            if (s.MaxDepth != int.MaxValue)
-                yield return $"write {c.Id} cgroup.max.depth 0 0 {s.MaxDepth}";
-            if (s.MaxDescendants != int.MaxValue)
-                yield return $"write {c.Id} cgroup.max.descendants 0 0 {s.MaxDescendants}";
-            if (s.FreezeSelf)
+            if (settings.MaxDepth != int.MaxValue)
+                yield return $"write {c.Id} cgroup.max.depth 0 0 {settings.MaxDepth}";
+            if (settings.MaxDescendants != int.MaxValue)
+                yield return $"write {c.Id} cgroup.max.descendants 0 0 {settings.MaxDescendants}";
+            if (settings.FreezeSelf)
                 yield return $"write {c.Id} cgroup.freeze 0 0 1";
-            var view = _fs.ViewOf(c);
-            if (!view.Pressure)
+            if (!views[c].Pressure)
                 yield return $"write {c.Id} cgroup.pressure 0 0 0";
-            foreach (var (target, mode, uid, gid, xattrs) in view.Metas)
+            foreach (var (target, mode, uid, gid, xattrs) in views[c].Metas)
             {
                 yield return $"meta {c.Id} {Esc(target)} {mode} {uid} {gid}";
                 foreach (var (name, value) in xattrs ?? [])
                     yield return $"xattr {c.Id} {Esc(target)} {Esc(name)} {Convert.ToHexString(value)}";
             }
-        }
-        foreach (var c in cgroups)
-        {
-            var (rdma, misc) = _engine.Run(() => (
-                _engine.StateLocked(c, Controllers.Rdma) is RdmaState r ? _engine.RdmaConfigLocked(r) : [],
-                _engine.StateLocked(c, Controllers.Misc) is MiscState m ? _engine.MiscConfigLocked(m) : []));
             foreach (var r in rdma.Where(r => r.MaxHandle != int.MaxValue || r.MaxObject != int.MaxValue))
                 yield return $"write {c.Id} rdma.max 0 0 {Esc($"{r.Device} hca_handle={Limit(r.MaxHandle)} hca_object={Limit(r.MaxObject)}")}";
             foreach (var m in misc.Where(m => m.Max != ulong.MaxValue))
                 yield return $"write {c.Id} misc.max 0 0 {Esc($"{m.Type} {m.Max}")}";
         }
-        foreach (var p in _engine.Run(() => _engine.PlacementsLocked()))
+        foreach (var p in placements)
         {
             yield return $"member {p.Process.Pid} {p.Process.StartTime} {p.Cgroup.Id}";
             foreach (var (tid, where) in p.Threads)
                 yield return $"thread {p.Process.Pid} {p.Process.StartTime} {tid} {where.Id}";
         }
-        foreach (var c in all)
+        foreach (var (c, _, rdma, misc) in states)
         {
-            var (rdma, misc) = _engine.Run(() => (
-                _engine.StateLocked(c, Controllers.Rdma) is RdmaState r ? _engine.RdmaConfigLocked(r) : [],
-                _engine.StateLocked(c, Controllers.Misc) is MiscState m ? _engine.MiscConfigLocked(m) : []));
             foreach (var r in rdma.Where(r => r.HeldHandle > 0 || r.HeldObject > 0))
                 yield return $"write {c.Id} rdma.current 0 0 {Esc($"{r.Device} hca_handle=+{r.HeldHandle} hca_object=+{r.HeldObject}")}";
             foreach (var m in misc.Where(m => m.Held > 0))

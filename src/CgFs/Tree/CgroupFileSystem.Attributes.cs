@@ -147,25 +147,29 @@ public sealed partial class CgroupFileSystem
         name.StartsWith("user.", StringComparison.Ordinal) || name.StartsWith("trusted.", StringComparison.Ordinal) ||
         name.StartsWith("security.", StringComparison.Ordinal);
 
-    private Meta? MetaOf(ulong node, bool forWrite)
+    /// <summary>The attributes an xattr call addresses (namespace checked unless listing), and the
+    /// cgroup and target ("." or a file name) the journal records it under.</summary>
+    private Errno XattrTarget(ulong node, string? name, bool forWrite, out Meta meta, out Cgroup cgroup, out string target)
     {
+        (meta, cgroup, target) = (null!, null!, "");
+        if (name is not null && !SupportedXattr(name))
+            return Errno.EOPNOTSUPP;
         lock (_nodes)
         {
             if (!_nodes.TryGetValue(node, out var n))
-                return null;
+                return Errno.ENOENT;
+            (cgroup, target) = (n.Dir.Cgroup, n is FileNode f ? f.File.Name : ".");
             lock (_metaLock)
-                return n is FileNode fn ? (forWrite ? fn.Dir.MutableFileMeta(fn.File) : fn.Dir.FileMeta(fn.File)) : n.Dir.Meta;
+                meta = n is FileNode fn ? (forWrite ? fn.Dir.MutableFileMeta(fn.File) : fn.Dir.FileMeta(fn.File)) : n.Dir.Meta;
+            return Errno.Ok;
         }
     }
 
     public int GetXattr(in Caller c, ulong node, string name, out byte[] value)
     {
         value = [];
-        if (!SupportedXattr(name))
-            return (int)Errno.EOPNOTSUPP;
-        var m = MetaOf(node, forWrite: false);
-        if (m is null)
-            return (int)Errno.ENOENT;
+        if (XattrTarget(node, name, forWrite: false, out var m, out _, out _) is var e && e != Errno.Ok)
+            return (int)e;
         lock (_metaLock)
         {
             if (m.Xattrs is null || !m.Xattrs.TryGetValue(name, out var v))
@@ -177,11 +181,9 @@ public sealed partial class CgroupFileSystem
 
     public int SetXattr(in Caller c, ulong node, string name, ReadOnlySpan<byte> value, int flags)
     {
-        if (!SupportedXattr(name))
-            return (int)Errno.EOPNOTSUPP;
-        var m = MetaOf(node, forWrite: true);
-        if (m is null)
-            return (int)Errno.ENOENT;
+        if (XattrTarget(node, name, forWrite: true, out var m, out var cgroup, out var target) is var e && e != Errno.Ok)
+            return (int)e;
+        var copy = value.ToArray();
         lock (_metaLock)
         {
             m.Xattrs ??= new Dictionary<string, byte[]>(StringComparer.Ordinal);
@@ -190,27 +192,17 @@ public sealed partial class CgroupFileSystem
                 return (int)Errno.EEXIST;
             if ((flags & XATTR_REPLACE) != 0 && !exists)
                 return (int)Errno.ENODATA;
-            m.Xattrs[name] = value.ToArray();
+            m.Xattrs[name] = copy;
         }
-        JournalXattr(node, name, value.ToArray());
+        Journal?.Xattr(cgroup, target, name, copy);
         return 0;
-    }
-
-    private void JournalXattr(ulong node, string name, byte[]? value)
-    {
-        if (Journal is null)
-            return;
-        lock (_nodes)
-            if (_nodes.TryGetValue(node, out var n))
-                Journal.Xattr(n.Dir.Cgroup, n is FileNode f ? f.File.Name : ".", name, value);
     }
 
     public int ListXattr(in Caller c, ulong node, out byte[] names)
     {
         names = [];
-        var m = MetaOf(node, forWrite: false);
-        if (m is null)
-            return (int)Errno.ENOENT;
+        if (XattrTarget(node, null, forWrite: false, out var m, out _, out _) is var e && e != Errno.Ok)
+            return (int)e;
         lock (_metaLock)
             names = m.Xattrs is null ? [] : Encoding.Latin1.GetBytes(string.Concat(m.Xattrs.Keys.Select(k => k + "\0")));
         return 0;
@@ -218,15 +210,12 @@ public sealed partial class CgroupFileSystem
 
     public int RemoveXattr(in Caller c, ulong node, string name)
     {
-        if (!SupportedXattr(name))
-            return (int)Errno.EOPNOTSUPP;
-        var m = MetaOf(node, forWrite: false);
-        if (m is null)
-            return (int)Errno.ENOENT;
+        if (XattrTarget(node, name, forWrite: false, out var m, out var cgroup, out var target) is var e && e != Errno.Ok)
+            return (int)e;
         lock (_metaLock)
             if (m.Xattrs is null || !m.Xattrs.Remove(name))
                 return (int)Errno.ENODATA;
-        JournalXattr(node, name, null);
+        Journal?.Xattr(cgroup, target, name, null);
         return 0;
     }
 }

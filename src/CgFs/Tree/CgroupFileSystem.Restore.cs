@@ -1,6 +1,4 @@
-using System.Text;
 using CgFs.Accounting;
-using CgFs.Fuse;
 using CgFs.Host;
 
 namespace CgFs.Tree;

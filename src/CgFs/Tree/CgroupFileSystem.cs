@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text;
 using CgFs.Accounting;
 using CgFs.Fuse;
 using CgFs.Host;

@@ -8,15 +8,21 @@ namespace CgFs.Tests.Accounting;
 /// <summary>The rdma engine (spec rdma.md 5–6): migration, hot-plug, properties, concurrency.</summary>
 public sealed class RdmaControllerTests
 {
-    [Test]
-    public void ChargesStayWhereTheyWereMadeWhenTheProcessMoves()  // E8, E9
+    /// <summary>Device mlx5_0; root → A → A/B, with rdma enabled in the root and in A.</summary>
+    private static (Hierarchy H, RdmaDevice Dev, Cgroup A, Cgroup B) Setup()
     {
         var h = new Hierarchy();
         var dev = h.Do(() => h.Rdma.RegisterLocked("mlx5_0"));
         h.Enable(h.Root, Controllers.Rdma);
         var a = h.Mkdir(h.Root, "A");
         h.Enable(a, Controllers.Rdma);
-        var b = h.Mkdir(a, "B");
+        return (h, dev, a, h.Mkdir(a, "B"));
+    }
+
+    [Test]
+    public void ChargesStayWhereTheyWereMadeWhenTheProcessMoves()  // E8, E9
+    {
+        var (h, dev, a, b) = Setup();
         var c = h.Mkdir(a, "C");
         h.Do(() => { h.Rdma.SetMaxLocked(h.Rdma(a), dev, 1, null); return 0; });
         var p = new ProcessKey(5, 5);
@@ -60,12 +66,7 @@ public sealed class RdmaControllerTests
     [Test]
     public void TheShortcutChargesLikeUnitChargesAllOrNothing()
     {
-        var h = new Hierarchy();
-        var dev = h.Do(() => h.Rdma.RegisterLocked("mlx5_0"));
-        h.Enable(h.Root, Controllers.Rdma);
-        var a = h.Mkdir(h.Root, "A");
-        h.Enable(a, Controllers.Rdma);
-        var b = h.Mkdir(a, "B");
+        var (h, dev, a, b) = Setup();
         h.Do(() => { h.Rdma.SetMaxLocked(h.Rdma(a), dev, null, 3); return 0; });
         Assert.That(h.Do(() => h.Rdma.ApplyShortcutLocked(h.Rdma(b), dev, RdmaResource.HcaObject, 1)), Is.EqualTo(Errno.Ok));
         Assert.That(h.Do(() => h.Rdma.ApplyShortcutLocked(h.Rdma(b), dev, RdmaResource.HcaObject, 5)), Is.EqualTo(Errno.EAGAIN));
@@ -81,10 +82,7 @@ public sealed class RdmaControllerTests
     [Test]
     public void ExactlyMaxConcurrentChargesSucceed()
     {
-        var h = new Hierarchy();
-        var dev = h.Do(() => h.Rdma.RegisterLocked("mlx5_0"));
-        h.Enable(h.Root, Controllers.Rdma);
-        var a = h.Mkdir(h.Root, "A");
+        var (h, dev, a, _) = Setup();
         var state = h.Rdma(a);
         h.Do(() => { h.Rdma.SetMaxLocked(state, dev, 100, null); return 0; });
         int ok = 0, busy = 0;

@@ -27,4 +27,8 @@ public abstract class ControllerState
 
     /// <summary>Called under the engine lock when the state goes offline (rmdir or -ctrl).</summary>
     internal abstract void OfflineLocked();
+
+    /// <summary>Frees everything the state holds and unregisters it wherever it is registered, once
+    /// it is offline and uncharged (kernel: css_free). Called once, under the engine lock.</summary>
+    internal abstract void ReleaseLocked();
 }

@@ -159,7 +159,6 @@ public sealed partial class Hierarchy
             if (c.States[i] is null)
                 nrSubsys[i] = 0;
         var dyingCgroups = new HashSet<Cgroup>();
-        _offlineStates.RemoveWhere(s => !s.HasUsageLocked);
         foreach (var s in _offlineStates)
         {
             if (!IsDescendantOrSelf(s.Cgroup, c))

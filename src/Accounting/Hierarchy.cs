@@ -15,6 +15,19 @@ namespace CgFs.Accounting;
 /// Methods whose name ends in <c>Locked</c> require <see cref="Sync"/> held. Changes to
 /// notifying files are collected under the lock and published through <see cref="Changed"/>
 /// after it is released, so subscribers may call back into the engine.
+///
+/// Who owns a cgroup, and when it is released (kernel: css refcounts, css_free):
+///   - online: its parent's ChildrenByName (and, for the view, its node table while the kernel
+///     holds a lookup). Pools of an online state live as long as they show something (a limit,
+///     usage, a peak, an event counter), registered in <see cref="RdmaDevice.StatesWithPools"/>.
+///   - removed (rmdir) or disabled (-ctrl): each controller state goes offline; a state still
+///     charged (its own charges or a dying descendant's) is dying and is kept in
+///     <c>_offlineStates</c>; every charge object points at the state it was made against.
+///   - released: when an offline state's usage reaches 0 — at offlining or at the last uncharge —
+///     <see cref="ReleaseIfDeadLocked"/> frees all its pools (peaks and counters included, as
+///     rdmacg_css_free does) and drops it from every registry. After that only the view's nodes
+///     (until FORGET), open handles (until RELEASE) and released charge objects can point at it;
+///     none of them is reachable from the engine, so the cgroup is garbage.
 /// </summary>
 public sealed partial class Hierarchy
 {
@@ -207,6 +220,19 @@ public sealed partial class Hierarchy
         s.OfflineLocked();
         if (s.HasUsageLocked)
             _offlineStates.Add(s);
+        else
+            s.ReleaseLocked();
+    }
+
+    /// <summary>Called after usage was taken from <paramref name="s"/>: an offline state with no usage
+    /// left stops dying and is freed (kernel: css_free once the last reference is put).</summary>
+    internal void ReleaseIfDeadLocked(ControllerState s)
+    {
+        Debug.Assert(Monitor.IsEntered(Sync));
+        if (s.Online || s.HasUsageLocked)
+            return;
+        _offlineStates.Remove(s);
+        s.ReleaseLocked();
     }
 
     /// <summary>Every state that can hold usage: online ones in the tree, and offline ones still charged.</summary>

@@ -104,12 +104,13 @@ public sealed class MiscController(Hierarchy hierarchy)
         UnchargeUnitsLocked(charge.State, charge.Type, charge.Amount);
     }
 
-    private static void UnchargeUnitsLocked(MiscState from, MiscType t, ulong amount)
+    private void UnchargeUnitsLocked(MiscState from, MiscType t, ulong amount)
     {
         for (ControllerState? level = from; level is not null; level = level.Parent)
         {
             var v = ((MiscState)level).Of(t);
             v.Usage = v.Usage >= amount ? v.Usage - amount : 0;
+            hierarchy.ReleaseIfDeadLocked(level);
         }
     }
 

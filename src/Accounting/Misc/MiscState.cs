@@ -40,6 +40,8 @@ public sealed class MiscState(Cgroup cgroup, ControllerState? parent) : Controll
 
     internal MiscValues? Peek(MiscType t) => Values.GetValueOrDefault(t);
 
+    internal override void ReleaseLocked() => Values.Clear();
+
     /// <summary>Limits configured in an offline state are lost; usage stays until uncharged.</summary>
     internal override void OfflineLocked()
     {

@@ -151,6 +151,7 @@ public sealed class RdmaController(Hierarchy hierarchy)
                 pool.Usage[r] = Math.Max(0, pool.Usage[r] - charge.Amount);
                 s.DiscardIfDefaultLocked(charge.Device);
             }
+            hierarchy.ReleaseIfDeadLocked(s);
         }
     }
 

@@ -71,6 +71,14 @@ public sealed class RdmaState(Cgroup cgroup, ControllerState? parent) : Controll
         }
     }
 
+    /// <summary>Every pool goes, peaks and event counters included (kernel: rdmacg_css_free).</summary>
+    internal override void ReleaseLocked()
+    {
+        foreach (var d in Pools.Keys)
+            d.StatesWithPools.Remove(this);
+        Pools.Clear();
+    }
+
     /// <summary>Going offline resets every limit to max (kernel: rdmacg_css_offline).</summary>
     internal override void OfflineLocked()
     {

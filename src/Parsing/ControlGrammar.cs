@@ -11,6 +11,7 @@ public sealed record DeviceList : ControlCommand;
 public sealed record MiscCapacity(string Name, ulong Capacity, bool? Follow) : ControlCommand;
 public sealed record MiscRemove(string Name) : ControlCommand;
 public sealed record Status : ControlCommand;
+public sealed record Memory : ControlCommand;
 public sealed record ChargeRdma(string Device, RdmaResource Resource, int Amount) : ControlCommand;
 public sealed record ChargeMisc(string Name, ulong Amount) : ControlCommand;
 public sealed record Uncharge(long Id) : ControlCommand;
@@ -22,7 +23,7 @@ public sealed record Uncharge(long Id) : ControlCommand;
 /// <code>
 /// device add NAME | device remove NAME | device list
 /// misc capacity NAME N [follow|nofollow] | misc remove NAME
-/// status
+/// status | memory
 /// charge rdma DEVICE hca_handle|hca_object N | charge misc NAME N | uncharge ID
 /// </code>
 /// </summary>
@@ -74,7 +75,8 @@ public static class ControlGrammar
     private static readonly Parser<ControlCommand> Command =
         Device.Or(Misc).Or(Charge)
             .Or(Word("uncharge").Then(_ => U64).Select(id => (ControlCommand)new Uncharge((long)id)))
-            .Or(Parse.String("status").Return((ControlCommand)new Status()));
+            .Or(Parse.String("status").Return((ControlCommand)new Status()))
+            .Or(Parse.String("memory").Return((ControlCommand)new Memory()));
 
     /// <summary>One request line (without its newline); trailing spaces are tolerated.</summary>
     public static Parsed<ControlCommand> Line(string line)

@@ -18,6 +18,8 @@ public static class CtlCommand
                                    new type at the end; add "follow" for a process-tied type
           misc remove NAME         forget a type (refused while in use)
           status                   devices, types, capacities and root totals
+          memory                   the daemon's managed heap after a full GC, its RSS, and
+                                   its control connections (for soak tests; root or owner)
 
         Without --control or --mount, $CGFS_CONTROL is used. Exit status: 0 done, 1 refused
         (the message says why), 2 usage or connection error.

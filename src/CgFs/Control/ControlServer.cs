@@ -25,6 +25,16 @@ public sealed class ControlServer : IDisposable
     /// <summary>Where device and capacity changes are recorded for a restart (--state), if anywhere.</summary>
     public State.StateJournal? Journal { get; set; }
 
+    /// <summary>Longest request line accepted; a longer one is answered with EINVAL and the client dropped.
+    /// It bounds what one client can make the daemon buffer (the longest valid request is ~300 bytes).</summary>
+    public const int MaxLine = 4096;
+    /// <summary>Connections served at once; more are told EAGAIN and closed. Every `cgfs hold` is one.</summary>
+    public const int MaxConnections = 4096;
+    /// <summary>A client that does not take its replies for this long is dropped.</summary>
+    private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(10);
+
+    private int _connections;
+
     public ControlServer(string path, string mountPoint, Hierarchy engine, Processes processes, uint ownerUid, Action<string> log)
     {
         Path = path;
@@ -40,19 +50,24 @@ public sealed class ControlServer : IDisposable
         _listener.Bind(new UnixDomainSocketEndPoint(path));
         File.SetUnixFileMode(path, (UnixFileMode)0b110_110_110);
         _listener.Listen(512);
-        new Thread(AcceptLoop) { IsBackground = true, Name = "control-accept" }.Start();
+        _ = AcceptLoop();
     }
 
     public string Path { get; }
 
-    private void AcceptLoop()
+    /// <summary>Connections open now (for `memory` and tests).</summary>
+    public int Connections => Volatile.Read(ref _connections);
+
+    /// <summary>Accepts without a thread per client: an idle holder costs a socket and a buffer, nothing more.</summary>
+    private async Task AcceptLoop()
     {
+        bool loggedExhaustion = false;
         while (!_stopped)
         {
             Socket client;
             try
             {
-                client = _listener.Accept();
+                client = await _listener.AcceptAsync();
             }
             catch (Exception) when (_stopped)
             {
@@ -60,10 +75,15 @@ public sealed class ControlServer : IDisposable
             }
             catch (SocketException e)
             {
-                _log($"control accept: {e.Message}");
+                // EMFILE/ENFILE: descriptors are exhausted; back off instead of spinning.
+                if (!loggedExhaustion)
+                    _log($"control accept: {e.Message} (logged once)");
+                loggedExhaustion = true;
+                await Task.Delay(50);
                 continue;
             }
-            new Thread(() => Serve(client)) { IsBackground = true, Name = "control-conn" }.Start();
+            loggedExhaustion = false;
+            _ = Serve(client);
         }
     }
 
@@ -76,30 +96,82 @@ public sealed class ControlServer : IDisposable
         return cred;
     }
 
-    private void Serve(Socket socket)
+    /// <summary>One connection: a fixed buffer of <see cref="MaxLine"/> bytes, one reply per line. When it
+    /// ends — the peer closed, died, sent a line too long, or stopped reading — the context is released,
+    /// like a closed uverbs fd.</summary>
+    private async Task Serve(Socket socket)
     {
+        using var owned = socket;
+        if (Interlocked.Increment(ref _connections) > MaxConnections)
+        {
+            Interlocked.Decrement(ref _connections);
+            await Send(socket, $"error {Errno.EAGAIN} more than {MaxConnections} control connections\n");
+            return;
+        }
         var peer = PeerOf(socket);
-        using var stream = new NetworkStream(socket, ownsSocket: true);
-        using var reader = new StreamReader(stream, Encoding.Latin1);
-        using var writer = new StreamWriter(stream, Encoding.Latin1) { NewLine = "\n", AutoFlush = true };
         using var context = new ChargeContext(_engine, _processes, peer.Pid);
         try
         {
-            writer.WriteLine(ControlGrammar.Greeting);
-            while (reader.ReadLine() is { } line)
-            {
-                var reply = new StringBuilder();
-                Execute(line, peer, context, reply);
-                writer.Write(reply.ToString());
-            }
+            await ServeLines(socket, peer, context);
         }
-        catch (IOException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
         {
-            // The peer went away: the context is released below, like a closed uverbs fd.
+            // The peer went away or stopped reading.
         }
         catch (Exception e)
         {
             _log($"bug: control request from pid {peer.Pid} threw {e}");
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _connections);
+        }
+    }
+
+    private async Task ServeLines(Socket socket, Interop.Sys.UCred peer, ChargeContext context)
+    {
+        if (!await Send(socket, ControlGrammar.Greeting + "\n"))
+            return;
+        var buffer = new byte[MaxLine + 1];
+        int filled = 0;
+        while (true)
+        {
+            int n = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None);
+            if (n == 0)
+                return;
+            filled += n;
+            int start = 0;
+            for (int nl; (nl = Array.IndexOf(buffer, (byte)'\n', start, filled - start)) >= 0; start = nl + 1)
+            {
+                var reply = new StringBuilder();
+                Execute(Encoding.Latin1.GetString(buffer, start, nl - start), peer, context, reply);
+                if (!await Send(socket, reply.ToString()))
+                    return;
+            }
+            Buffer.BlockCopy(buffer, start, buffer, 0, filled - start);
+            filled -= start;
+            if (filled == buffer.Length)
+            {
+                await Send(socket, $"error {Errno.EINVAL} request line longer than {MaxLine} bytes\n");
+                return;
+            }
+        }
+    }
+
+    /// <summary>Sends a reply; false if the peer is gone or did not take it within <see cref="SendTimeout"/>.</summary>
+    private static async Task<bool> Send(Socket socket, string text)
+    {
+        using var timeout = new CancellationTokenSource(SendTimeout);
+        var bytes = Encoding.Latin1.GetBytes(text);
+        try
+        {
+            for (int sent = 0; sent < bytes.Length;)
+                sent += await socket.SendAsync(bytes.AsMemory(sent), SocketFlags.None, timeout.Token);
+            return true;
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            return false;
         }
     }
 
@@ -113,9 +185,9 @@ public sealed class ControlServer : IDisposable
         }
         var cmd = parsed.Value;
         bool admin = peer.Uid == 0 || peer.Uid == _ownerUid;
-        if (cmd is DeviceAdd or DeviceRemove or MiscCapacity or MiscRemove && !admin)
+        if (cmd is DeviceAdd or DeviceRemove or MiscCapacity or MiscRemove or Memory && !admin)
         {
-            Error(o, Errno.EPERM, "only root or the mount's owner may change devices and capacities");
+            Error(o, Errno.EPERM, "only root or the mount's owner may change devices and capacities or force a GC");
             return;
         }
         switch (cmd)
@@ -158,6 +230,10 @@ public sealed class ControlServer : IDisposable
                 StatusLines(o);
                 o.Append("ok\n");
                 break;
+            case Memory:
+                MemoryLines(o);
+                o.Append("ok\n");
+                break;
             case ChargeRdma(var device, var resource, var amount):
                 var (re, rid) = context.ChargeRdma(device, resource, amount);
                 Charged(o, re, rid, re == Errno.ENODEV ? $"no device {device}" : $"rdma {device} {Name(resource)} over a limit");
@@ -186,6 +262,18 @@ public sealed class ControlServer : IDisposable
             o.Append($"device {r.Device} hca_handle={r.Current[0]} hca_object={r.Current[1]}\n");
         foreach (var (name, capacity, follow) in misc)
             o.Append($"misc {name} capacity={capacity} current={miscRows.First(m => m.Name == name).Current}{(follow ? " follow" : "")}\n");
+    }
+
+    /// <summary>What a soak test watches: the managed heap after a full, compacting, blocking GC
+    /// (what is really alive), the resident set, and the open control connections.</summary>
+    private void MemoryLines(StringBuilder o)
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        o.Append("heap ").Append(GC.GetTotalMemory(forceFullCollection: false)).Append('\n');
+        o.Append("rss ").Append(Environment.WorkingSet).Append('\n');
+        o.Append("connections ").Append(Connections).Append('\n');
     }
 
     private static void Done(StringBuilder o, Errno e, string message)

@@ -110,8 +110,10 @@ public sealed partial class CgroupFileSystem
     }
 
     /// <summary>Asks the kernel to forget cached entries of files that just disappeared. Only names
-    /// we handed out a node for can be cached.</summary>
-    public void InvalidateCached(IEnumerable<Cgroup> cgroups, Func<InterfaceFile, bool> gone)
+    /// we handed out a node for can be cached. <paramref name="wait"/> bounds how long the caller
+    /// waits for the kernel to have taken them (it cannot while the caller's request holds the
+    /// directory's lock, as an rmdir does).</summary>
+    public void InvalidateCached(IEnumerable<Cgroup> cgroups, Func<InterfaceFile, bool> gone, TimeSpan? wait = null)
     {
         var names = new List<(ulong, string)>();
         lock (_nodes)
@@ -122,7 +124,7 @@ public sealed partial class CgroupFileSystem
                         if (gone(fn.File))
                             names.Add((dn.Id, fn.File.Name));
         }
-        Waiters.Notifier?.InvalidateEntries(names, TimeSpan.FromMilliseconds(200));
+        Waiters.Notifier?.InvalidateEntries(names, wait ?? TimeSpan.FromMilliseconds(200));
     }
 
     /// <summary>Migration permission (spec core.md 5.1): write access to cgroup.procs of the common

@@ -225,6 +225,10 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem
                 return (int)e;
         }
         Waiters.WakeAll(removed!);
+        // Cached entries of its files would pin their nodes (and so the cgroup) until the kernel
+        // reclaims dentries; unhashed, they go — and FORGET comes — when the last descriptor closes.
+        // Not awaited: the kernel holds the directory's lock until this rmdir is answered.
+        InvalidateCached([removed!], _ => true, TimeSpan.Zero);
         Journal?.Rmdir(removed!);
         return 0;
     }

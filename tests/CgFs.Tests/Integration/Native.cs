@@ -20,6 +20,42 @@ public static unsafe partial class Native
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int Close(int fd);
 
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static partial int PollFds(PollFd* fds, nuint count, int timeoutMs);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short REvents;
+    }
+
+    /// <summary>open(2) for tests that hold descriptors: the fd, or minus the errno.</summary>
+    public static int OpenFd(string path, int flags = 0)
+    {
+        int fd = Open(path, flags);
+        return fd >= 0 ? fd : -Marshal.GetLastPInvokeError();
+    }
+
+    public static void CloseFd(int fd) => Close(fd);
+
+    /// <summary>read(2) into a page: the byte count, or minus the errno.</summary>
+    public static int ReadFd(int fd)
+    {
+        var buf = stackalloc byte[4096];
+        nint n = Read(fd, buf, 4096);
+        return n >= 0 ? (int)n : -Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>poll(2) for POLLPRI on one descriptor, as a cgroup.events waiter does: revents, or minus the errno.</summary>
+    public static int PollPri(int fd, int timeoutMs)
+    {
+        var p = new PollFd { Fd = fd, Events = 0x2 };
+        int n = PollFds(&p, 1, timeoutMs);
+        return n >= 0 ? p.REvents : -Marshal.GetLastPInvokeError();
+    }
+
     public static Errno WriteFile(string path, ReadOnlySpan<byte> data)
     {
         int fd = Open(path, 1);

@@ -21,9 +21,13 @@ public enum Errno
     ENOTDIR = 20,
     EISDIR = 21,
     EINVAL = 22,
+    EFBIG = 27,
+    ENOSPC = 28,
+    EROFS = 30,
     ERANGE = 34,
     ENOSYS = 38,
     ENOTEMPTY = 39,
     ENODATA = 61,
     EOPNOTSUPP = 95,
+    EDQUOT = 122,
 }

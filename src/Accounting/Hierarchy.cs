@@ -81,6 +81,9 @@ public sealed partial class Hierarchy
     /// <summary>Change generation of a notifying file; a poller that read an older one sees POLLPRI.</summary>
     public ulong GenerationLocked(Cgroup c, Notifier file) => c.Generations[(int)file];
 
+    /// <summary>The id the next successful mkdir will get (a journal records it before the mkdir).</summary>
+    public long NextIdLocked => _nextId;
+
     public Cgroup? ChildLocked(Cgroup parent, string name) =>
         parent.ChildrenByName.TryGetValue(name, out var child) ? child : null;
 

@@ -185,30 +185,37 @@ public sealed class ControlServer : IDisposable
         }
         var cmd = parsed.Value;
         bool admin = peer.Uid == 0 || peer.Uid == _ownerUid;
-        if (cmd is DeviceAdd or DeviceRemove or MiscCapacity or MiscRemove or Memory && !admin)
+        if (cmd is DeviceAdd or DeviceRemove or MiscCapacity or MiscRemove && !admin)
         {
-            Error(o, Errno.EPERM, "only root or the mount's owner may change devices and capacities or force a GC");
+            Error(o, Errno.EPERM, "only root or the mount's owner may change devices and capacities");
+            return;
+        }
+        if (cmd is Memory && !admin)
+        {
+            Error(o, Errno.EPERM, "only root or the mount's owner may force a full GC");
             return;
         }
         switch (cmd)
         {
             case DeviceAdd(var name):
-                var added = _engine.Run(() =>
+                var added = Journaled($"device add {Esc(name)}", () => _engine.Run(() =>
                 {
                     if (_engine.Rdma.FindLocked(name) is not null)
                         return Errno.EEXIST;
                     _engine.Rdma.RegisterLocked(name);
                     return Errno.Ok;
-                });
-                if (added == Errno.Ok)
-                    Journal?.Control($"device add {State.StateJournal.Esc(name)}");
-                Done(o, added, $"device {name} is already registered");
+                }));
+                Done(o, added, added == Errno.EEXIST ? $"device {name} is already registered" : NotRecorded(added));
                 break;
             case DeviceRemove(var name):
-                var removed = _engine.Run(() => _engine.Rdma.FindLocked(name) is { } d ? _engine.Rdma.UnregisterLocked(d) : Errno.ENODEV);
-                if (removed == Errno.Ok)
-                    Journal?.Control($"device remove {State.StateJournal.Esc(name)}");
-                Done(o, removed, removed == Errno.EBUSY ? $"device {name} has charges held; release them first" : $"no device {name}");
+                var removed = Journaled($"device remove {Esc(name)}",
+                    () => _engine.Run(() => _engine.Rdma.FindLocked(name) is { } d ? _engine.Rdma.UnregisterLocked(d) : Errno.ENODEV));
+                Done(o, removed, removed switch
+                {
+                    Errno.EBUSY => $"device {name} has charges held; release them first",
+                    Errno.ENODEV => $"no device {name}",
+                    _ => NotRecorded(removed),
+                });
                 break;
             case DeviceList:
                 foreach (var d in _engine.Run(() => _engine.Rdma.DevicesLocked.Select(d => d.Name).ToArray()))
@@ -216,15 +223,21 @@ public sealed class ControlServer : IDisposable
                 o.Append("ok\n");
                 break;
             case MiscCapacity(var name, var capacity, var follow):
-                var type = _engine.Run(() => _engine.Misc.SetCapacityLocked(name, capacity, follow));
-                Journal?.Control($"misc capacity {State.StateJournal.Esc(name)} {capacity} {(type.Follow ? "follow" : "nofollow")}");
-                o.Append("ok\n");
+                // The record states the follow mode the type ends up with, so replay needs no history.
+                bool follows = follow ?? _engine.Run(() => _engine.Misc.FindLocked(name)?.Follow ?? false);
+                var set = Journaled($"misc capacity {Esc(name)} {capacity} {(follows ? "follow" : "nofollow")}",
+                    () => _engine.Run(() => { _engine.Misc.SetCapacityLocked(name, capacity, follows); return Errno.Ok; }));
+                Done(o, set, NotRecorded(set));
                 break;
             case MiscRemove(var name):
-                var r = _engine.Run(() => _engine.Misc.FindLocked(name) is { } t ? _engine.Misc.RemoveTypeLocked(t) : Errno.EINVAL);
-                if (r == Errno.Ok)
-                    Journal?.Control($"misc remove {State.StateJournal.Esc(name)}");
-                Done(o, r, r == Errno.EBUSY ? $"misc type {name} is in use" : $"no misc type {name}");
+                var r = Journaled($"misc remove {Esc(name)}",
+                    () => _engine.Run(() => _engine.Misc.FindLocked(name) is { } t ? _engine.Misc.RemoveTypeLocked(t) : Errno.EINVAL));
+                Done(o, r, r switch
+                {
+                    Errno.EBUSY => $"misc type {name} is in use",
+                    Errno.EINVAL => $"no misc type {name}",
+                    _ => NotRecorded(r),
+                });
                 break;
             case Status:
                 StatusLines(o);
@@ -247,6 +260,13 @@ public sealed class ControlServer : IDisposable
                 break;
         }
     }
+
+    private static string Esc(string s) => State.StateJournal.Esc(s);
+
+    /// <summary>Device and type changes are journaled first (--state): refused, unchanged, if the record cannot be written.</summary>
+    private Errno Journaled(string record, Func<Errno> apply) => State.StateJournal.Commit(Journal, () => record, apply);
+
+    private static string NotRecorded(Errno e) => $"the state journal cannot record it: {State.JournalFile.Describe(e)}";
 
     private static string Name(RdmaResource r) => r == RdmaResource.HcaHandle ? "hca_handle" : "hca_object";
 

@@ -1,41 +1,56 @@
+using System.Runtime.InteropServices;
 using System.Text;
+using CgFs.Accounting;
 
 namespace CgFs.State;
 
 /// <summary>
 /// The on-disk journal: one record per line, <c>CRC32HEX payload\n</c>, payload fields separated
-/// by single spaces (free text is %-escaped). Appends reach the kernel with write(2) before the
-/// change is acknowledged, so a killed daemon loses nothing it answered; a background flusher
-/// fsyncs every 50 ms against power loss. A torn last line or a bad checksum ends the replay:
-/// everything before it is intact. Rewrites (compaction) go to FILE.tmp, are fsync'd, then
-/// renamed over FILE, so FILE is always either the old or the new complete journal.
+/// by single spaces (free text is %-escaped). A record reaches the kernel with pwrite(2) before its
+/// change is applied, so a killed daemon loses nothing it acknowledged; a background flusher
+/// fsyncs every 50 ms against power loss. A write that fails leaves the file exactly as it was (a
+/// partial record is cut off again) and reports the errno; a record whose change was then refused
+/// is retracted the same way. A torn last line or a bad checksum ends the replay: everything before
+/// it is intact. Rewrites (compaction) go to FILE.tmp, are fsync'd, then renamed over FILE, so FILE
+/// is always either the old or the new complete journal. Lock order: this file's lock is a leaf.
 /// </summary>
 public sealed class JournalFile : IDisposable
 {
     private readonly object _lock = new();
-    private FileStream _stream;
+    private readonly Action<string> _log;
     private readonly Timer _flusher;
+    private int _fd = -1;
+    private long _length;
     private bool _dirty;
+    private bool _fsyncFailing;
 
-    public JournalFile(string path, IEnumerable<string> snapshot, Action<string> log)
+    /// <summary>Writes <paramref name="snapshot"/> as the new journal; throws <see cref="IOException"/>
+    /// naming the errno if it cannot (nothing is mounted then).</summary>
+    public JournalFile(string path, IReadOnlyList<string> snapshot, Action<string> log)
     {
         Path = System.IO.Path.GetFullPath(path);
-        _stream = Rewrite(snapshot);
-        // A timer callback that throws would end the process: an fsync failure is reported instead.
-        _flusher = new Timer(_ =>
-        {
-            try
-            {
-                Flush();
-            }
-            catch (IOException e)
-            {
-                log($"state {Path}: fsync failed: {e.Message}");
-            }
-        }, null, 50, 50);
+        _log = log;
+        if (Compact(snapshot) is var e && e != Errno.Ok)
+            throw new IOException($"cannot write the journal: {Describe(e)}");
+        _flusher = new Timer(_ => Flush(), null, 50, 50);
     }
 
     public string Path { get; }
+
+    /// <summary>Whether the journal is still where it was opened (its file or directory may have been removed).</summary>
+    public bool AtItsPath => File.Exists(Path);
+
+    /// <summary>The file's length after the last record: where the next one goes, and what a retraction returns to.</summary>
+    public long Length
+    {
+        get
+        {
+            lock (_lock)
+                return _length;
+        }
+    }
+
+    public static string Describe(Errno e) => $"{e} ({Marshal.GetPInvokeErrorMessage((int)e)})";
 
     /// <summary>The intact records of a journal file (none if it does not exist).</summary>
     public static List<string> Read(string path, out int dropped)
@@ -82,56 +97,104 @@ public sealed class JournalFile : IDisposable
         return true;
     }
 
-    private static byte[] Encode(string payload)
+    private static void Encode(string payload, List<byte> into)
     {
         var body = Encoding.UTF8.GetBytes(payload);
-        var line = new byte[9 + body.Length + 1];
-        Encoding.ASCII.GetBytes(Crc32.Compute(body).ToString("x8"), line);
-        line[8] = (byte)' ';
-        body.CopyTo(line, 9);
-        line[^1] = (byte)'\n';
-        return line;
+        into.AddRange(Encoding.ASCII.GetBytes(Crc32.Compute(body).ToString("x8")));
+        into.Add((byte)' ');
+        into.AddRange(body);
+        into.Add((byte)'\n');
     }
 
-    /// <summary>Appends one record (write(2) now, fsync soon).</summary>
-    public void Append(string payload)
+    /// <summary>Appends one record: Ok once write(2) took all of it, otherwise the errno with the file as it was.</summary>
+    public Errno Append(string payload)
     {
-        var line = Encode(payload);
+        var line = new List<byte>(payload.Length + 16);
+        Encode(payload, line);
         lock (_lock)
         {
-            _stream.Write(line);
-            _stream.Flush(flushToDisk: false);
+            var e = WriteAll(_fd, CollectionsMarshal.AsSpan(line), _length);
+            if (e != Errno.Ok)
+            {
+                Interop.Sys.FTruncate(_fd, _length); // a short write must not leave half a record
+                return e;
+            }
+            _length += line.Count;
             _dirty = true;
+            return Errno.Ok;
         }
     }
 
-    /// <summary>Replaces the journal by <paramref name="snapshot"/>, atomically.</summary>
-    public void Compact(IEnumerable<string> snapshot)
+    /// <summary>Cuts the journal back to <paramref name="length"/>: the record after it is withdrawn.</summary>
+    public Errno Retract(long length)
     {
         lock (_lock)
         {
-            _stream.Dispose();
-            _stream = Rewrite(snapshot);
+            if (Interop.Sys.FTruncate(_fd, length) != 0)
+                return (Errno)Marshal.GetLastPInvokeError();
+            _length = length;
+            _dirty = true;
+            return Errno.Ok;
         }
     }
 
-    private FileStream Rewrite(IEnumerable<string> snapshot)
+    /// <summary>Replaces the journal by <paramref name="snapshot"/>, atomically; on failure the old one stays.</summary>
+    public Errno Compact(IReadOnlyList<string> snapshot)
     {
+        var bytes = new List<byte>();
+        foreach (var record in snapshot)
+            Encode(record, bytes);
         var tmp = Path + ".tmp";
-        using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+        lock (_lock)
         {
-            foreach (var record in snapshot)
-                f.Write(Encode(record));
-            f.Flush(flushToDisk: true);
+            int fd = Interop.Sys.Open(tmp, Interop.Sys.O_WRONLY | Interop.Sys.O_CREAT | Interop.Sys.O_TRUNC | Interop.Sys.O_CLOEXEC, 0b110_100_100);
+            if (fd < 0)
+                return (Errno)Marshal.GetLastPInvokeError();
+            var e = WriteAll(fd, CollectionsMarshal.AsSpan(bytes), 0);
+            if (e == Errno.Ok && Interop.Sys.FSync(fd) != 0)
+                e = (Errno)Marshal.GetLastPInvokeError();
+            Interop.Sys.Close(fd);
+            if (e == Errno.Ok && Interop.Sys.Rename(tmp, Path) != 0)
+                e = (Errno)Marshal.GetLastPInvokeError();
+            if (e != Errno.Ok)
+            {
+                Interop.Sys.Unlink(tmp);
+                return e;
+            }
+            SyncDirectory();
+            fd = Interop.Sys.Open(Path, Interop.Sys.O_WRONLY | Interop.Sys.O_CLOEXEC, 0);
+            if (fd < 0)
+                return (Errno)Marshal.GetLastPInvokeError();
+            if (_fd >= 0)
+                Interop.Sys.Close(_fd);
+            (_fd, _length, _dirty) = (fd, bytes.Count, false);
+            return Errno.Ok;
         }
-        File.Move(tmp, Path, overwrite: true);
-        SyncDirectory();
-        return new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
+    }
+
+    private static unsafe Errno WriteAll(int fd, ReadOnlySpan<byte> data, long offset)
+    {
+        fixed (byte* p = data)
+        {
+            for (int done = 0; done < data.Length;)
+            {
+                nint n = Interop.Sys.PWrite(fd, p + done, data.Length - done, offset + done);
+                if (n < 0)
+                {
+                    var e = (Errno)Marshal.GetLastPInvokeError();
+                    if (e == Errno.EINTR)
+                        continue;
+                    return e;
+                }
+                done += (int)n;
+            }
+        }
+        return Errno.Ok;
     }
 
     private void SyncDirectory()
     {
-        int fd = Interop.Sys.Open(System.IO.Path.GetDirectoryName(Path)!, 0);
+        int fd = Interop.Sys.Open(System.IO.Path.GetDirectoryName(Path)!, Interop.Sys.O_CLOEXEC);
         if (fd >= 0)
         {
             Interop.Sys.FSync(fd);
@@ -139,13 +202,22 @@ public sealed class JournalFile : IDisposable
         }
     }
 
+    /// <summary>fsync of what was written since the last one. A failure is logged once (records are
+    /// already in the kernel, so a kill loses nothing; a power loss might), never fatal.</summary>
     private void Flush()
     {
         lock (_lock)
         {
-            if (!_dirty)
+            if (!_dirty || _fd < 0)
                 return;
-            _stream.Flush(flushToDisk: true);
+            if (Interop.Sys.FSync(_fd) != 0)
+            {
+                if (!_fsyncFailing)
+                    _log($"state {Path}: fsync failed: {Describe((Errno)Marshal.GetLastPInvokeError())} (logged once)");
+                _fsyncFailing = true;
+                return;
+            }
+            _fsyncFailing = false;
             _dirty = false;
         }
     }
@@ -155,8 +227,11 @@ public sealed class JournalFile : IDisposable
         _flusher.Dispose();
         lock (_lock)
         {
-            _stream.Flush(flushToDisk: true);
-            _stream.Dispose();
+            if (_fd < 0)
+                return;
+            Interop.Sys.FSync(_fd);
+            Interop.Sys.Close(_fd);
+            _fd = -1;
         }
     }
 }

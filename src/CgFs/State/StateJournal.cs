@@ -21,7 +21,8 @@ namespace CgFs.State;
 /// Processes are restored only if the same pid with the same start time is still alive; `cgfs
 /// hold` contexts are not restored (their connections died with the daemon: those charges are
 /// released, like uverbs contexts of a restarted driver). Peaks and event counters restart at 0.
-/// Lock order: this journal's file lock is a leaf.
+/// The journal decides first: <see cref="Commit(string, Func{Errno})"/> writes a record before its
+/// change is applied and refuses the change, unchanged, when the record cannot be written.
 /// </summary>
 public sealed class StateJournal : IDisposable
 {
@@ -77,27 +78,96 @@ public sealed class StateJournal : IDisposable
         return sb.ToString();
     }
 
-    private void Append(string record)
+    // ---- deciding first: a change is applied only once its record is written ----------------------
+
+    private readonly object _commit = new();
+    private Errno _failing = Errno.Ok;
+    private bool _mustCompact;
+
+    /// <summary>Commits <paramref name="record"/>, then applies the change. If the record cannot be
+    /// written the change is refused with that errno and nothing happens (ENOSPC on a full disk); if
+    /// the change is refused the record is retracted. Serializes journaled changes, so records are in
+    /// the order their changes were applied. Lock order: after the view's node table, before the engine.</summary>
+    public Errno Commit(string record, Func<Errno> apply)
     {
-        if (!_replaying)
-            _file?.Append(record);
+        if (_replaying || _file is null)
+            return apply();
+        lock (_commit)
+        {
+            long at = 0;
+            var e = EnsureWritable();
+            if (e == Errno.Ok)
+            {
+                at = _file.Length;
+                e = _file.Append(record);
+            }
+            if (e != Errno.Ok)
+            {
+                Failing(e);
+                return e;
+            }
+            Recovered();
+            var result = Errno.EIO;
+            try
+            {
+                result = apply();
+            }
+            finally
+            {
+                if (result != Errno.Ok && _file.Retract(at) is var r && r != Errno.Ok)
+                {
+                    _mustCompact = true; // a refused change's record is still in the file: rewrite it before the next
+                    _log($"state {_file.Path}: cannot withdraw the record of a refused change: {JournalFile.Describe(r)}");
+                }
+            }
+            return result;
+        }
     }
 
-    // ---- hooks: called after a change succeeded, before it is acknowledged ------------------------
+    /// <summary>Without a journal, just applies.</summary>
+    public static Errno Commit(StateJournal? journal, Func<string> record, Func<Errno> apply) =>
+        journal is null ? apply() : journal.Commit(record(), apply);
 
-    public void Mkdir(Cgroup c, uint mode, uint uid, uint gid) => Append($"mkdir {c.Id} {c.Parent!.Id} {mode} {uid} {gid} {Esc(c.Name)}");
-    public void Rmdir(Cgroup c) => Append($"rmdir {c.Id}");
-    public void Write(Cgroup c, string file, string text, uint uid, uint gid) => Append($"write {c.Id} {file} {uid} {gid} {Esc(text)}");
-    public void Meta(Cgroup c, string target, uint mode, uint uid, uint gid) => Append($"meta {c.Id} {Esc(target)} {mode} {uid} {gid}");
+    /// <summary>A journal that is no longer at its path (its file or directory was removed) or holds a
+    /// record it could not withdraw is rewritten from the live state before anything is appended.</summary>
+    private Errno EnsureWritable()
+    {
+        if (!_mustCompact && _file!.AtItsPath)
+            return Errno.Ok;
+        var e = _file!.Compact(Snapshot().ToList());
+        if (e == Errno.Ok)
+            _mustCompact = false;
+        return e;
+    }
 
-    public void Xattr(Cgroup c, string target, string name, byte[]? value) =>
-        Append(value is null ? $"rmxattr {c.Id} {Esc(target)} {Esc(name)}" : $"xattr {c.Id} {Esc(target)} {Esc(name)} {Convert.ToHexString(value)}");
+    private void Failing(Errno e)
+    {
+        if (_failing == e)
+            return;
+        _failing = e;
+        _log($"state {_file!.Path}: cannot record changes: {JournalFile.Describe(e)}; they are refused until it can (logged once)");
+    }
 
-    public void Member(ProcessKey p, Cgroup c) => Append($"member {p.Pid} {p.StartTime} {c.Id}");
-    public void Thread(ProcessKey p, int tid, Cgroup c) => Append($"thread {p.Pid} {p.StartTime} {tid} {c.Id}");
+    private void Recovered()
+    {
+        if (_failing == Errno.Ok)
+            return;
+        _failing = Errno.Ok;
+        _log($"state {_file!.Path}: recording changes again");
+    }
 
-    /// <summary>A device or misc-type change, recorded as its control-protocol line.</summary>
-    public void Control(string line) => Append(line);
+    // ---- records: one format, used by the hooks and by the snapshot ---------------------------------
+
+    public static string MkdirRecord(long id, long parent, uint mode, uint uid, uint gid, string name) => $"mkdir {id} {parent} {mode} {uid} {gid} {Esc(name)}";
+    public static string RmdirRecord(Cgroup c) => $"rmdir {c.Id}";
+    public static string WriteRecord(Cgroup c, string file, uint uid, uint gid, string text) => $"write {c.Id} {file} {uid} {gid} {Esc(text)}";
+    public static string MetaRecord(Cgroup c, string target, uint mode, uint uid, uint gid) => $"meta {c.Id} {Esc(target)} {mode} {uid} {gid}";
+
+    public static string XattrRecord(Cgroup c, string target, string name, byte[]? value) =>
+        value is null ? $"rmxattr {c.Id} {Esc(target)} {Esc(name)}" : $"xattr {c.Id} {Esc(target)} {Esc(name)} {Convert.ToHexString(value)}";
+
+    public static string MemberRecord(ProcessKey p, Cgroup c) => $"member {p.Pid} {p.StartTime} {c.Id}";
+    public static string ThreadRecord(ProcessKey p, int tid, Cgroup c) => $"thread {p.Pid} {p.StartTime} {tid} {c.Id}";
 
     // ---- replay ------------------------------------------------------------------------------------
 
@@ -208,7 +278,7 @@ public sealed class StateJournal : IDisposable
         var views = all.ToDictionary(c => c, _fs.ViewOf);
 
         foreach (var c in cgroups)
-            yield return $"mkdir {c.Id} {c.Parent!.Id} {views[c].Metas[0].Mode} {views[c].CreatorUid} {views[c].CreatorGid} {Esc(c.Name)}";
+            yield return MkdirRecord(c.Id, c.Parent!.Id, views[c].Metas[0].Mode, views[c].CreatorUid, views[c].CreatorGid, c.Name);
         foreach (var (c, settings, _, _) in states)
             if (settings.Threaded)
                 yield return $"write {c.Id} cgroup.type 0 0 threaded";
@@ -227,9 +297,9 @@ public sealed class StateJournal : IDisposable
                 yield return $"write {c.Id} cgroup.pressure 0 0 0";
             foreach (var (target, mode, uid, gid, xattrs) in views[c].Metas)
             {
-                yield return $"meta {c.Id} {Esc(target)} {mode} {uid} {gid}";
+                yield return MetaRecord(c, target, mode, uid, gid);
                 foreach (var (name, value) in xattrs ?? [])
-                    yield return $"xattr {c.Id} {Esc(target)} {Esc(name)} {Convert.ToHexString(value)}";
+                    yield return XattrRecord(c, target, name, value);
             }
             foreach (var r in rdma.Where(r => r.MaxHandle != int.MaxValue || r.MaxObject != int.MaxValue))
                 yield return $"write {c.Id} rdma.max 0 0 {Esc($"{r.Device} hca_handle={Limit(r.MaxHandle)} hca_object={Limit(r.MaxObject)}")}";
@@ -238,9 +308,9 @@ public sealed class StateJournal : IDisposable
         }
         foreach (var p in placements)
         {
-            yield return $"member {p.Process.Pid} {p.Process.StartTime} {p.Cgroup.Id}";
+            yield return MemberRecord(p.Process, p.Cgroup);
             foreach (var (tid, where) in p.Threads)
-                yield return $"thread {p.Process.Pid} {p.Process.StartTime} {tid} {where.Id}";
+                yield return ThreadRecord(p.Process, tid, where);
         }
         foreach (var (c, _, rdma, misc) in states)
         {
@@ -253,12 +323,16 @@ public sealed class StateJournal : IDisposable
 
     private static string Limit(int v) => v == int.MaxValue ? "max" : v.ToString();
 
-    /// <summary>A clean stop compacts the journal.</summary>
+    /// <summary>A clean stop compacts the journal; if it cannot, the uncompacted one stays (it replays the same).</summary>
     public void Dispose()
     {
         if (_file is null)
             return;
-        _file.Compact(Snapshot().ToList());
-        _file.Dispose();
+        lock (_commit)
+        {
+            if (_file.Compact(Snapshot().ToList()) is var e && e != Errno.Ok)
+                _log($"state {_file.Path}: not compacted at stop: {JournalFile.Describe(e)}");
+            _file.Dispose();
+        }
     }
 }

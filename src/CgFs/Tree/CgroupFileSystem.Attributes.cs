@@ -45,36 +45,50 @@ public sealed partial class CgroupFileSystem
         }
     }
 
-    /// <summary>chmod, chown, utimes work (that is how delegation is done); truncate succeeds and changes nothing.</summary>
+    /// <summary>chmod, chown, utimes work (that is how delegation is done); truncate succeeds and changes nothing.
+    /// A change of mode or owner is journaled first; times are not kept across a restart.</summary>
     public int SetAttr(in Caller c, ulong node, in SetAttrIn s, out FuseAttr attr)
     {
         attr = default;
+        var set = s;
         lock (_nodes)
         {
             if (!_nodes.TryGetValue(node, out var n))
                 return (int)Errno.ENOENT;
-            long now = NowNs();
+            string target = n is FileNode f ? f.File.Name : ".";
+            Meta m;
+            (uint Mode, uint Uid, uint Gid) next;
             lock (_metaLock)
             {
-                var m = n is FileNode fn ? fn.Dir.MutableFileMeta(fn.File) : n.Dir.Meta;
-                if ((s.Valid & Fuse.Fuse.FattrMode) != 0)
-                    m.Mode = s.Mode & 0xFFF;
-                if ((s.Valid & Fuse.Fuse.FattrUid) != 0)
-                    m.Uid = s.Uid;
-                if ((s.Valid & Fuse.Fuse.FattrGid) != 0)
-                    m.Gid = s.Gid;
-                if ((s.Valid & Fuse.Fuse.FattrAtimeNow) != 0)
-                    m.AtimeNs = now;
-                else if ((s.Valid & Fuse.Fuse.FattrAtime) != 0)
-                    m.AtimeNs = (long)s.Atime * 1_000_000_000 + s.AtimeNsec;
-                if ((s.Valid & Fuse.Fuse.FattrMtimeNow) != 0)
-                    m.MtimeNs = now;
-                else if ((s.Valid & Fuse.Fuse.FattrMtime) != 0)
-                    m.MtimeNs = (long)s.Mtime * 1_000_000_000 + s.MtimeNsec;
-                m.CtimeNs = now;
-                if ((s.Valid & (Fuse.Fuse.FattrMode | Fuse.Fuse.FattrUid | Fuse.Fuse.FattrGid)) != 0)
-                    Journal?.Meta(n.Dir.Cgroup, n is FileNode f ? f.File.Name : ".", m.Mode, m.Uid, m.Gid);
+                m = n is FileNode fn ? fn.Dir.MutableFileMeta(fn.File) : n.Dir.Meta;
+                next = ((set.Valid & Fuse.Fuse.FattrMode) != 0 ? set.Mode & 0xFFF : m.Mode,
+                        (set.Valid & Fuse.Fuse.FattrUid) != 0 ? set.Uid : m.Uid,
+                        (set.Valid & Fuse.Fuse.FattrGid) != 0 ? set.Gid : m.Gid);
             }
+            Errno Apply()
+            {
+                long now = NowNs();
+                lock (_metaLock)
+                {
+                    (m.Mode, m.Uid, m.Gid) = next;
+                    if ((set.Valid & Fuse.Fuse.FattrAtimeNow) != 0)
+                        m.AtimeNs = now;
+                    else if ((set.Valid & Fuse.Fuse.FattrAtime) != 0)
+                        m.AtimeNs = (long)set.Atime * 1_000_000_000 + set.AtimeNsec;
+                    if ((set.Valid & Fuse.Fuse.FattrMtimeNow) != 0)
+                        m.MtimeNs = now;
+                    else if ((set.Valid & Fuse.Fuse.FattrMtime) != 0)
+                        m.MtimeNs = (long)set.Mtime * 1_000_000_000 + set.MtimeNsec;
+                    m.CtimeNs = now;
+                }
+                return Errno.Ok;
+            }
+            bool owner = (set.Valid & (Fuse.Fuse.FattrMode | Fuse.Fuse.FattrUid | Fuse.Fuse.FattrGid)) != 0;
+            var e = owner
+                ? State.StateJournal.Commit(Journal, () => State.StateJournal.MetaRecord(n.Dir.Cgroup, target, next.Mode, next.Uid, next.Gid), Apply)
+                : Apply();
+            if (e != Errno.Ok)
+                return (int)e;
             attr = AttrOf(n);
             return 0;
         }
@@ -186,18 +200,20 @@ public sealed partial class CgroupFileSystem
         if (XattrTarget(node, name, forWrite: true, out var m, out var cgroup, out var target) is var e && e != Errno.Ok)
             return (int)e;
         var copy = value.ToArray();
-        lock (_metaLock)
+        return (int)State.StateJournal.Commit(Journal, () => State.StateJournal.XattrRecord(cgroup, target, name, copy), () =>
         {
-            m.Xattrs ??= new Dictionary<string, byte[]>(StringComparer.Ordinal);
-            bool exists = m.Xattrs.ContainsKey(name);
-            if ((flags & XATTR_CREATE) != 0 && exists)
-                return (int)Errno.EEXIST;
-            if ((flags & XATTR_REPLACE) != 0 && !exists)
-                return (int)Errno.ENODATA;
-            m.Xattrs[name] = copy;
-        }
-        Journal?.Xattr(cgroup, target, name, copy);
-        return 0;
+            lock (_metaLock)
+            {
+                m.Xattrs ??= new Dictionary<string, byte[]>(StringComparer.Ordinal);
+                bool exists = m.Xattrs.ContainsKey(name);
+                if ((flags & XATTR_CREATE) != 0 && exists)
+                    return Errno.EEXIST;
+                if ((flags & XATTR_REPLACE) != 0 && !exists)
+                    return Errno.ENODATA;
+                m.Xattrs[name] = copy;
+                return Errno.Ok;
+            }
+        });
     }
 
     public int ListXattr(in Caller c, ulong node, out byte[] names)
@@ -214,10 +230,10 @@ public sealed partial class CgroupFileSystem
     {
         if (XattrTarget(node, name, forWrite: false, out var m, out var cgroup, out var target) is var e && e != Errno.Ok)
             return (int)e;
-        lock (_metaLock)
-            if (m.Xattrs is null || !m.Xattrs.Remove(name))
-                return (int)Errno.ENODATA;
-        Journal?.Xattr(cgroup, target, name, null);
-        return 0;
+        return (int)State.StateJournal.Commit(Journal, () => State.StateJournal.XattrRecord(cgroup, target, name, null), () =>
+        {
+            lock (_metaLock)
+                return m.Xattrs is null || !m.Xattrs.Remove(name) ? Errno.ENODATA : Errno.Ok;
+        });
     }
 }

@@ -89,10 +89,12 @@ public sealed partial class CgroupFileSystem
             return (int)Errno.EINVAL;
         int nul = data.IndexOf((byte)0);
         var text = Encoding.Latin1.GetString(nul < 0 ? data : data[..nul]);
-        var e = file.Write(Context(f, c), text);
-        if (e == Errno.Ok && file.Name is not ("cgroup.procs" or "cgroup.threads" or "cgroup.kill"))
-            Journal?.Write(f.Node.Dir.Cgroup, file.Name, text, c.Uid, c.Gid);
-        return (int)e;
+        var context = Context(f, c);
+        var (uid, gid) = (c.Uid, c.Gid);
+        return (int)(file.Journaled
+            ? State.StateJournal.Commit(Journal, () => State.StateJournal.WriteRecord(context.Cgroup, file.Name, uid, gid, text),
+                () => file.Write(context, text))
+            : file.Write(context, text));
     }
 
     public void Release(ulong node, ulong fh)

@@ -176,30 +176,43 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem
     public int MkDir(in Caller c, ulong parent, string name, uint mode, out Entry entry)
     {
         entry = default;
+        var (uid, gid) = (c.Uid, c.Gid);
         lock (_nodes)
         {
             if (DirLocked(parent, out var dir) is var err && err != Errno.Ok)
                 return (int)err;
-            Cgroup? child = null;
-            var e = Engine.Run(() =>
-                FilesByName.TryGetValue(name, out var f) && PresentLocked(f.File, dir) ? Errno.EEXIST
-                : Engine.MkdirLocked(dir.Cgroup, name, out child));
-            if (e != Errno.Ok)
-                return (int)e;
-            long now = NowNs();
-            var cd = new CgroupDir(child!, new Meta(mode & 0xFFF, c.Uid, c.Gid, now))
-            {
-                CreatorUid = c.Uid, CreatorGid = c.Gid, CreatedNs = now,
-            };
-            child!.ViewState = cd;
-            cd.Node = (DirNode)AddNode(new DirNode(_nextNode++, cd));
-            cd.Node.Lookups = 1;
-            lock (_metaLock)
-                dir.Meta.MtimeNs = dir.Meta.CtimeNs = now;
-            entry = new Entry(cd.Node.Id, AttrOf(cd.Node));
-            Journal?.Mkdir(child, mode & 0xFFF, c.Uid, c.Gid);
-            return 0;
+            Entry made = default;
+            var e = State.StateJournal.Commit(Journal,
+                () => State.StateJournal.MkdirRecord(Engine.Run(() => Engine.NextIdLocked), dir.Cgroup.Id, mode & 0xFFF, uid, gid, name),
+                () => MkdirLocked(dir, name, mode, uid, gid, out made));
+            entry = made;
+            return (int)e;
         }
+    }
+
+    /// <summary>mkdir in the engine, then the new directory's view state; needs the node lock (which
+    /// also keeps the id the journal recorded for it the next one).</summary>
+    private Errno MkdirLocked(CgroupDir dir, string name, uint mode, uint uid, uint gid, out Entry entry)
+    {
+        entry = default;
+        Cgroup? child = null;
+        var e = Engine.Run(() =>
+            FilesByName.TryGetValue(name, out var f) && PresentLocked(f.File, dir) ? Errno.EEXIST
+            : Engine.MkdirLocked(dir.Cgroup, name, out child));
+        if (e != Errno.Ok)
+            return e;
+        long now = NowNs();
+        var cd = new CgroupDir(child!, new Meta(mode & 0xFFF, uid, gid, now))
+        {
+            CreatorUid = uid, CreatorGid = gid, CreatedNs = now,
+        };
+        child!.ViewState = cd;
+        cd.Node = (DirNode)AddNode(new DirNode(_nextNode++, cd));
+        cd.Node.Lookups = 1;
+        lock (_metaLock)
+            dir.Meta.MtimeNs = dir.Meta.CtimeNs = now;
+        entry = new Entry(cd.Node.Id, AttrOf(cd.Node));
+        return Errno.Ok;
     }
 
     public int RmDir(in Caller c, ulong parent, string name)
@@ -209,9 +222,10 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem
         {
             if (DirLocked(parent, out var dir) is var err && err != Errno.Ok)
                 return (int)err;
-            if (Engine.Run(() => Engine.ChildLocked(dir.Cgroup, name)) is { } target)
+            var target = Engine.Run(() => Engine.ChildLocked(dir.Cgroup, name));
+            if (target is not null)
                 Processes.Refresh(target);
-            var e = Engine.Run(() =>
+            Errno Remove() => Engine.Run(() =>
             {
                 var child = Engine.ChildLocked(dir.Cgroup, name);
                 if (child is null)
@@ -221,6 +235,8 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem
                     removed = child;
                 return r;
             });
+            // Only an existing child is worth a record; the node lock keeps it the one removed.
+            var e = target is null ? Remove() : State.StateJournal.Commit(Journal, () => State.StateJournal.RmdirRecord(target), Remove);
             if (e != Errno.Ok)
                 return (int)e;
         }
@@ -229,7 +245,6 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem
         // reclaims dentries; unhashed, they go — and FORGET comes — when the last descriptor closes.
         // Not awaited: the kernel holds the directory's lock until this rmdir is answered.
         InvalidateCached([removed!], _ => true, TimeSpan.Zero);
-        Journal?.Rmdir(removed!);
         return 0;
     }
 

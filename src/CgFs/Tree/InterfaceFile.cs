@@ -24,8 +24,9 @@ public sealed record FileContext(CgroupFileSystem Fs, Cgroup Cgroup, CgroupDir D
 /// One interface file, declared as data (like gVisor's cgroup2fs tables): its name, mode,
 /// placement, owning controller (files exist only where that controller has state), how it
 /// renders, how writes are handled (null: read-only, root's writes get EINVAL), the notifier
-/// whose changes make pollers see POLLPRI, and whether it first appeared in kernel 7.2 (absent
-/// when a mount emulates an older kernel).
+/// whose changes make pollers see POLLPRI, whether it first appeared in kernel 7.2 (absent
+/// when a mount emulates an older kernel), and whether a write is journaled as written (--state;
+/// migrations journal the process they moved instead, cgroup.kill nothing).
 /// </summary>
 public sealed record InterfaceFile(
     string Name,
@@ -36,4 +37,5 @@ public sealed record InterfaceFile(
     Func<FileContext, string, Errno>? Write,
     Notifier? Notifies = null,
     bool IsPressure = false,
-    bool Since72 = false);
+    bool Since72 = false,
+    bool Journaled = true);

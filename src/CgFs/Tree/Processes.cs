@@ -113,10 +113,8 @@ public sealed class Processes(Hierarchy engine, Action<string> log)
         if (target.Key is not { } key)
             return Errno.Ok; // a zombie: silently skipped
         EnsureRecorded(key.Pid);
-        var e = engine.Run(() => engine.MigrateProcessLocked(key, x.Cgroup, g => x.Fs.MayWriteProcs(g, x.Opener)));
-        if (e == Errno.Ok)
-            x.Fs.Journal?.Member(key, x.Cgroup);
-        return e;
+        return State.StateJournal.Commit(x.Fs.Journal, () => State.StateJournal.MemberRecord(key, x.Cgroup),
+            () => engine.Run(() => engine.MigrateProcessLocked(key, x.Cgroup, g => x.Fs.MayWriteProcs(g, x.Opener))));
     }
 
     /// <summary>cgroup.threads write (spec core.md 3.4): one thread; 0 is the writing thread.</summary>
@@ -132,10 +130,8 @@ public sealed class Processes(Hierarchy engine, Action<string> log)
         if (target.Key is not { } key)
             return Errno.Ok;
         EnsureRecorded(key.Pid);
-        var e = engine.Run(() => engine.MigrateThreadLocked(key, tid, x.Cgroup, g => x.Fs.MayWriteProcs(g, x.Opener)));
-        if (e == Errno.Ok)
-            x.Fs.Journal?.Thread(key, tid, x.Cgroup);
-        return e;
+        return State.StateJournal.Commit(x.Fs.Journal, () => State.StateJournal.ThreadRecord(key, tid, x.Cgroup),
+            () => engine.Run(() => engine.MigrateThreadLocked(key, tid, x.Cgroup, g => x.Fs.MayWriteProcs(g, x.Opener))));
     }
 
     /// <summary>Thread or process id → the live process: ESRCH if absent, EINVAL for pinned kernel

@@ -27,6 +27,8 @@ public sealed class ControlTests
         return int.Parse(r.Out.Trim());
     }
 
+    private string[] Pids(string cgroup) => _m.Read(cgroup + "/cgroup.procs").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
     private string Devices(string file = "A/rdma.max") =>
         string.Join(' ', _m.Read(file).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[0]));
 
@@ -114,6 +116,8 @@ public sealed class ControlTests
     {
         int holder = StartHolder("A/B", "--rdma mlx5_0:hca_handle=1 --misc sev=1");
         Assert.That(Wait.Until(() => _m.Read("A/B/misc.current") == "sev 1\n"), Is.True);
+        // The holder forks its command after charging; the fork reaches cgfs asynchronously.
+        Assert.That(Wait.Until(() => Pids("A/B").Length == 2), Is.True, "the holder and its sleep child are in A/B");
         Assert.That(_m.Write("A/C/cgroup.procs", holder.ToString()), Is.EqualTo(Errno.Ok));
         Assert.That((_m.Read("A/B/misc.current"), _m.Read("A/C/misc.current")), Is.EqualTo(("sev 1\n", "sev 0\n")), "charges never move");
         Assert.That(_m.Rmdir("A/B"), Is.EqualTo(Errno.EBUSY), "the sleep child is still in A/B");
@@ -127,8 +131,13 @@ public sealed class ControlTests
     {
         int holder = StartHolder("A/B", "--misc sev=2");
         Assert.That(Wait.Until(() => _m.Read("A/B/misc.current") == "sev 2\n"), Is.True);
-        foreach (var pid in _m.Read("A/B/cgroup.procs").Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            Assert.That(_m.Write("A/C/cgroup.procs", pid), Is.EqualTo(Errno.Ok));
+        // Move everything until A/B stays empty: a fork event may still be on its way.
+        Assert.That(Wait.Until(() =>
+        {
+            foreach (var pid in Pids("A/B"))
+                _m.Write("A/C/cgroup.procs", pid);
+            return Pids("A/B").Length == 0 && Pids("A/C").Length == 2;
+        }), Is.True);
         Assert.That(_m.Rmdir("A/B"), Is.EqualTo(Errno.Ok));
         Assert.That(_m.Read("A/misc.current"), Is.EqualTo("sev 2\n"));
         Assert.That(_m.Read("A/cgroup.stat"), Does.Contain("nr_dying_descendants 1\n"));

@@ -140,11 +140,21 @@ public sealed class StateJournal : IDisposable
         return e;
     }
 
+    private long _lastReported;
+    private Errno _lastReportedErrno;
+    private bool _reported;
+
+    /// <summary>Logs a failing journal once, not per request: at most once a minute per errno, even
+    /// when a nearly full disk lets a short record through now and then.</summary>
     private void Failing(Errno e)
     {
         if (_failing == e)
             return;
         _failing = e;
+        long now = Environment.TickCount64;
+        if (e == _lastReportedErrno && now - _lastReported < 60_000)
+            return;
+        (_lastReported, _lastReportedErrno, _reported) = (now, e, true);
         _log($"state {_file!.Path}: cannot record changes: {JournalFile.Describe(e)}; they are refused until it can (logged once)");
     }
 
@@ -153,6 +163,9 @@ public sealed class StateJournal : IDisposable
         if (_failing == Errno.Ok)
             return;
         _failing = Errno.Ok;
+        if (!_reported)
+            return;
+        _reported = false;
         _log($"state {_file!.Path}: recording changes again");
     }
 

@@ -25,7 +25,7 @@ public static class Shell
         ("Is a directory", Errno.EISDIR), ("Invalid argument", Errno.EINVAL),
         ("Numerical result out of range", Errno.ERANGE), ("Operation not supported", Errno.EOPNOTSUPP),
         ("No data available", Errno.ENODATA), ("No such attribute", Errno.ENODATA), ("Directory not empty", Errno.ENOTEMPTY),
-        ("Input/output error", Errno.EIO),
+        ("Input/output error", Errno.EIO), ("No space left on device", Errno.ENOSPC), ("Read-only file system", Errno.EROFS),
     ];
 
     public static Errno ErrnoOf(string stderr)

@@ -47,7 +47,8 @@ test: build test-deps
 	$(DOTNET) test tests/CgFs.Tests/CgFs.Tests.csproj -c $(CONFIGURATION) --nologo \
 	  --results-directory TestResults --logger "trx;LogFileName=cgfs.trx" --logger "console;verbosity=normal"
 
-## stress: the reliability suite at full size (10^5 fuzzed writes, 8 x 10^5 engine ops, 1,000 killed holders)
+## stress: the reliability suite at full size (10^5 fuzzed writes, 8 x 10^5 engine ops, 1,000 killed holders,
+##         memory soaks: 32 shell workers x 4 rounds of cgroup churn, 10^4 holders, 10^4 pollers, 10^5 stale opens)
 stress: build test-deps
 	CGFS_STRESS=full $(DOTNET) test tests/CgFs.Tests/CgFs.Tests.csproj -c $(CONFIGURATION) --nologo \
 	  --filter "TestCategory=Stress" --logger "console;verbosity=normal"

@@ -7,10 +7,12 @@ namespace CgFs.Accounting;
 ///
 /// Lock order (outermost first; never take an earlier lock while holding a later one):
 ///   1. CgFs.Tree.CgroupFileSystem node table lock   (kernfs_rwsem)
-///   2. <see cref="Sync"/>, this engine's one lock     (cgroup_mutex, rdmacg_mutex, misc's atomics)
-///   3. leaves, never held together with each other except meta → journal:
+///   2. StateJournal commit lock (--state only): held from writing a record through applying its
+///      change, so records are in the order changes were applied (the journal decides first)
+///   3. <see cref="Sync"/>, this engine's one lock     (cgroup_mutex, rdmacg_mutex, misc's atomics)
+///   4. leaves, never held together with each other:
 ///      CgroupFileSystem meta lock (modes, owners, xattrs; taken under Sync by the migration
-///      permission check), PollWaiters lock (kernfs_open_file_mutex), StateJournal file lock,
+///      permission check), PollWaiters lock (kernfs_open_file_mutex), JournalFile lock,
 ///      Session notify lock (one write(2) to /dev/fuse).
 /// Methods whose name ends in <c>Locked</c> require <see cref="Sync"/> held. Changes to
 /// notifying files are collected under the lock and published through <see cref="Changed"/>

@@ -148,9 +148,15 @@ public sealed class Mount : Tree
         }
     }
 
-    /// <summary>SIGTERM, a bounded wait, then SIGKILL and a lazy unmount if needed. Never leaves a mount behind.</summary>
+    private bool _disposed;
+
+    /// <summary>SIGTERM, a bounded wait, then SIGKILL and a lazy unmount if needed. Never leaves a mount behind.
+    /// Idempotent, so a fixture may dispose every mount it started in teardown.</summary>
     public override void Dispose()
     {
+        if (_disposed)
+            return;
+        _disposed = true;
         if (!_daemon.HasExited)
         {
             Shell.Run($"kill -TERM {_daemon.Id}");

@@ -24,14 +24,25 @@ public sealed class JournalFaultTests
         Assert.That(Shell.Run($"mount -t tmpfs -o size=256k tmpfs '{Disk}'").Code, Is.Zero, "tmpfs for the journal");
     }
 
+    /// <summary>Every mount a test started, stopped in teardown even when the test failed half-way.</summary>
+    private readonly List<Mount> _mounts = new();
+
     [TearDown]
     public void TearDown()
     {
+        foreach (var m in _mounts)
+            m.Dispose();
+        _mounts.Clear();
         Shell.Run($"umount -l '{Disk}'");
         Directory.Delete(_dir, recursive: true);
     }
 
-    private Mount Start() => new("--rdma-device", "mlx5_0", "--misc", "sev=10", "--state", State);
+    private Mount Start(string? state = null)
+    {
+        var m = new Mount("--rdma-device", "mlx5_0", "--misc", "sev=10", "--state", state ?? State);
+        _mounts.Add(m);
+        return m;
+    }
 
     private static void Kill9(Mount m)
     {
@@ -129,7 +140,7 @@ public sealed class JournalFaultTests
 
         var acknowledgedState = Observe(m, restart: true);
         Kill9(m);
-        using var again = Start();
+        var again = Start();
         Assert.That(Diff(acknowledgedState, Observe(again, restart: true)), Is.Empty);
     }
 
@@ -139,7 +150,7 @@ public sealed class JournalFaultTests
         var sub = Path.Combine(Disk, "sub");
         Directory.CreateDirectory(sub);
         var state = Path.Combine(sub, "state.journal");
-        var m = new Mount("--rdma-device", "mlx5_0", "--misc", "sev=10", "--state", state);
+        var m = Start(state);
         Prepare(m);
         Directory.Delete(sub, recursive: true);
         var before = Observe(m);
@@ -150,7 +161,7 @@ public sealed class JournalFaultTests
         Assert.That(File.Exists(state), Is.True, "rewritten from the live state");
         var acknowledged = Observe(m, restart: true);
         Kill9(m);
-        using var again = new Mount("--rdma-device", "mlx5_0", "--misc", "sev=10", "--state", state);
+        var again = Start(state);
         Assert.That(Observe(again, restart: true), Is.EqualTo(acknowledged));
     }
 
@@ -163,8 +174,9 @@ public sealed class JournalFaultTests
             $"timeout 20 {Integration.Mount.Binary} mount '{mnt}' -f --control '{_dir}/c.sock' --state '{state}'; echo rc=$?; mountpoint -q '{mnt}' && echo mounted";
 
         // A journal cannot be compacted at start: its disk is full. The old journal stays as it was.
-        using (var m = Start())
-            Prepare(m);
+        var first = Start();
+        Prepare(first);
+        first.Dispose();
         var journal = File.ReadAllBytes(State);
         Fill(Disk);
         var full = Shell.Run(Mount(State));

@@ -185,14 +185,10 @@ public sealed class ControlServer : IDisposable
         }
         var cmd = parsed.Value;
         bool admin = peer.Uid == 0 || peer.Uid == _ownerUid;
-        if (cmd is DeviceAdd or DeviceRemove or MiscCapacity or MiscRemove && !admin)
+        if (cmd is DeviceAdd or DeviceRemove or MiscCapacity or MiscRemove or Memory && !admin)
         {
-            Error(o, Errno.EPERM, "only root or the mount's owner may change devices and capacities");
-            return;
-        }
-        if (cmd is Memory && !admin)
-        {
-            Error(o, Errno.EPERM, "only root or the mount's owner may force a full GC");
+            Error(o, Errno.EPERM, cmd is Memory ? "only root or the mount's owner may force a full GC"
+                : "only root or the mount's owner may change devices and capacities");
             return;
         }
         switch (cmd)

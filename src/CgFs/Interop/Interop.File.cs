@@ -17,24 +17,14 @@ internal static unsafe partial class Interop
         [LibraryImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
         internal static partial int FTruncate(int fd, long length);
 
-        [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
-        internal static partial long LSeek(int fd, long offset, int whence);
-
-        internal const int O_WRONLY = 1;
-        internal const int O_CREAT = 0x40;
-        internal const int O_TRUNC = 0x200;
-        internal const int SEEK_END = 2;
-    }
-}
-
-internal static partial class Interop
-{
-    internal static partial class Sys
-    {
         [LibraryImport("libc", EntryPoint = "rename", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         internal static partial int Rename(string from, string to);
 
         [LibraryImport("libc", EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         internal static partial int Unlink(string path);
+
+        internal const int O_WRONLY = 1;
+        internal const int O_CREAT = 0x40;
+        internal const int O_TRUNC = 0x200;
     }
 }

@@ -97,29 +97,30 @@ public sealed class JournalFile : IDisposable
         return true;
     }
 
-    private static void Encode(string payload, List<byte> into)
+    private static byte[] Encode(string payload)
     {
         var body = Encoding.UTF8.GetBytes(payload);
-        into.AddRange(Encoding.ASCII.GetBytes(Crc32.Compute(body).ToString("x8")));
-        into.Add((byte)' ');
-        into.AddRange(body);
-        into.Add((byte)'\n');
+        var line = new byte[9 + body.Length + 1];
+        Encoding.ASCII.GetBytes(Crc32.Compute(body).ToString("x8"), line);
+        line[8] = (byte)' ';
+        body.CopyTo(line, 9);
+        line[^1] = (byte)'\n';
+        return line;
     }
 
     /// <summary>Appends one record: Ok once write(2) took all of it, otherwise the errno with the file as it was.</summary>
     public Errno Append(string payload)
     {
-        var line = new List<byte>(payload.Length + 16);
-        Encode(payload, line);
+        var line = Encode(payload);
         lock (_lock)
         {
-            var e = WriteAll(_fd, CollectionsMarshal.AsSpan(line), _length);
+            var e = WriteAll(_fd, line, _length);
             if (e != Errno.Ok)
             {
                 Interop.Sys.FTruncate(_fd, _length); // a short write must not leave half a record
                 return e;
             }
-            _length += line.Count;
+            _length += line.Length;
             _dirty = true;
             return Errno.Ok;
         }
@@ -141,16 +142,16 @@ public sealed class JournalFile : IDisposable
     /// <summary>Replaces the journal by <paramref name="snapshot"/>, atomically; on failure the old one stays.</summary>
     public Errno Compact(IReadOnlyList<string> snapshot)
     {
-        var bytes = new List<byte>();
+        var bytes = new MemoryStream();
         foreach (var record in snapshot)
-            Encode(record, bytes);
+            bytes.Write(Encode(record));
         var tmp = Path + ".tmp";
         lock (_lock)
         {
             int fd = Interop.Sys.Open(tmp, Interop.Sys.O_WRONLY | Interop.Sys.O_CREAT | Interop.Sys.O_TRUNC | Interop.Sys.O_CLOEXEC, 0b110_100_100);
             if (fd < 0)
                 return (Errno)Marshal.GetLastPInvokeError();
-            var e = WriteAll(fd, CollectionsMarshal.AsSpan(bytes), 0);
+            var e = WriteAll(fd, bytes.GetBuffer().AsSpan(0, (int)bytes.Length), 0);
             if (e == Errno.Ok && Interop.Sys.FSync(fd) != 0)
                 e = (Errno)Marshal.GetLastPInvokeError();
             Interop.Sys.Close(fd);
@@ -167,7 +168,7 @@ public sealed class JournalFile : IDisposable
                 return (Errno)Marshal.GetLastPInvokeError();
             if (_fd >= 0)
                 Interop.Sys.Close(_fd);
-            (_fd, _length, _dirty) = (fd, bytes.Count, false);
+            (_fd, _length, _dirty) = (fd, bytes.Length, false);
             return Errno.Ok;
         }
     }

@@ -134,6 +134,27 @@ public sealed class Mount : Tree
     /// <summary>This mount's control socket (for `cgfs ctl` and `cgfs hold`).</summary>
     public string Control { get; }
 
+    /// <summary>SIGKILL, as a crash would: nothing is compacted or unmounted cleanly; then the usual cleanup.</summary>
+    public void Kill9()
+    {
+        Shell.Run($"kill -KILL {_daemon.Id}");
+        if (!_daemon.WaitForExit(10_000))
+            throw new TimeoutException($"cgfs {_daemon.Id} did not die of SIGKILL within 10 s");
+        Dispose();
+    }
+
+    /// <summary>`cgfs ctl memory`: the daemon's heap after a full GC, its RSS, and its control
+    /// connections (the asking one included).</summary>
+    public (long Heap, long Rss, int Connections) Memory()
+    {
+        using var client = new CgFs.Control.ControlClient(Control);
+        var (error, _, lines) = client.Request("memory");
+        if (error != Errno.Ok)
+            throw new InvalidOperationException($"ctl memory: {error}");
+        long Field(string name) => long.Parse(lines.Single(l => l.StartsWith(name + " ")).Split(' ')[1]);
+        return (Field("heap"), Field("rss"), (int)Field("connections"));
+    }
+
     /// <summary>`cgfs ctl --control SOCKET ARGS`.</summary>
     public ShResult Ctl(string args) => Sh($"{Binary} ctl --control {Control} {args}");
     public int DaemonPid => _daemon.Id;

@@ -44,12 +44,6 @@ public sealed class JournalFaultTests
         return m;
     }
 
-    private static void Kill9(Mount m)
-    {
-        Shell.Run($"kill -KILL {m.DaemonPid}");
-        Assert.That(m.Daemon.WaitForExit(10_000), Is.True);
-        m.Dispose();
-    }
 
     /// <summary>Everything a user can see: every file's bytes (but the root's membership, which is the
     /// host's, and frozen time, which runs), every entry's mode and owner, every extended attribute.</summary>
@@ -139,7 +133,7 @@ public sealed class JournalFaultTests
         Assert.That(log, Does.Contain("recording changes again"));
 
         var acknowledgedState = Observe(m, restart: true);
-        Kill9(m);
+        m.Kill9();
         var again = Start();
         Assert.That(Diff(acknowledgedState, Observe(again, restart: true)), Is.Empty);
     }
@@ -160,7 +154,7 @@ public sealed class JournalFaultTests
         Assert.That(m.Write("A/misc.max", "sev 2"), Is.EqualTo(Errno.Ok));
         Assert.That(File.Exists(state), Is.True, "rewritten from the live state");
         var acknowledged = Observe(m, restart: true);
-        Kill9(m);
+        m.Kill9();
         var again = Start(state);
         Assert.That(Observe(again, restart: true), Is.EqualTo(acknowledged));
     }

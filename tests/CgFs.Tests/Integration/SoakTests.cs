@@ -14,8 +14,8 @@ namespace CgFs.Tests.Integration;
 [NonParallelizable]
 public sealed class SoakTests
 {
-    private static readonly bool Full = Environment.GetEnvironmentVariable("CGFS_STRESS") == "full";
-    private static int Scale(int reduced, int full) => Full ? full : reduced;
+    private static bool Full => StressSize.Full;
+    private static int Scale(int reduced, int full) => StressSize.Scale(reduced, full);
     private const long Slack = 4L << 20;
 
     private Mount _m = null!;
@@ -30,15 +30,7 @@ public sealed class SoakTests
     [TearDown]
     public void TearDown() => _m.Dispose();
 
-    /// <summary>`cgfs ctl memory`: heap after a full GC, RSS, control connections (this one included).</summary>
-    private (long Heap, long Rss, int Connections) Memory()
-    {
-        using var client = new ControlClient(_m.Control);
-        var (error, _, lines) = client.Request("memory");
-        Assert.That(error, Is.EqualTo(Errno.Ok));
-        long Field(string name) => long.Parse(lines.Single(l => l.StartsWith(name + " ")).Split(' ')[1]);
-        return (Field("heap"), Field("rss"), (int)Field("connections"));
-    }
+    private (long Heap, long Rss, int Connections) Memory() => _m.Memory();
 
     private void AssertFlat(long first, long last, string what)
     {

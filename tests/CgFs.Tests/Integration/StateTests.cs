@@ -19,12 +19,6 @@ public sealed class StateTests
 
     private Mount Start() => new("--rdma-device", "mlx5_0", "--misc", "sev=10", "--state", State);
 
-    private static void Kill9(Mount m)
-    {
-        Shell.Run($"kill -KILL {m.DaemonPid}");
-        Assert.That(m.Daemon.WaitForExit(10_000), Is.True);
-        m.Dispose();
-    }
 
     private static readonly string[] Files =
     [
@@ -56,7 +50,7 @@ public sealed class StateTests
         Assert.That(m.Ctl("device add rxe0").Code, Is.Zero);
         Assert.That(m.Ctl("misc capacity ioasid 5 follow").Code, Is.Zero);
         before = Observe(m);
-        Kill9(m);
+        m.Kill9();
         using var again = Start();
         Assert.That(Observe(again), Is.EqualTo(before));
         Assert.That(again.Read("A/B/rdma.max"), Is.EqualTo("mlx5_0 hca_handle=3 hca_object=max \nrxe0 hca_handle=max hca_object=max \n"), "devices are not registered twice");
@@ -70,7 +64,7 @@ public sealed class StateTests
         var m = Start();
         var sleeper = new Sleeper();
         Assert.That(m.Sh($"mkdir A && echo {sleeper.Pid} > A/cgroup.procs").Code, Is.Zero);
-        Kill9(m);
+        m.Kill9();
         sleeper.Dispose();
         using var again = Start();
         Assert.That(again.Read("A/cgroup.procs"), Is.Empty);
@@ -119,7 +113,7 @@ public sealed class StateTests
         Assert.That(m.Sh("echo +misc > cgroup.subtree_control && mkdir A B && echo 'sev +2' > B/misc.current").Code, Is.Zero);
         m.Sh($"( echo $BASHPID > A/cgroup.procs; exec {Mount.Binary} hold --control {m.Control} --misc sev=3 -- sleep 300 ) > /dev/null 2>&1 < /dev/null &");
         Assert.That(Wait.Until(() => m.Read("A/misc.current") == "sev 3\n"), Is.True);
-        Kill9(m);
+        m.Kill9();
         using var again = Start();
         Assert.That((again.Read("A/misc.current"), again.Read("B/misc.current"), again.Read("misc.current")), Is.EqualTo(("sev 0\n", "sev 2\n", "sev 2\n")));
         Assert.That(again.Read("A/cgroup.procs"), Is.Not.Empty, "the holder itself is still a member");

@@ -14,8 +14,8 @@ namespace CgFs.Tests.Integration;
 [NonParallelizable]
 public sealed class StressTests
 {
-    private static readonly bool Full = Environment.GetEnvironmentVariable("CGFS_STRESS") == "full";
-    private static int Scale(int reduced, int full) => Full ? full : reduced;
+    private static bool Full => StressSize.Full;
+    private static int Scale(int reduced, int full) => StressSize.Scale(reduced, full);
 
     /// <summary>The errnos the spec allows from each writable file (besides E2BIG over a page).</summary>
     private static readonly Dictionary<string, Errno[]> Allowed = new()

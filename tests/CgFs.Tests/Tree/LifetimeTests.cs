@@ -9,13 +9,6 @@ namespace CgFs.Tests.Tree;
 /// released its descriptors (RELEASE): no node, open handle or poll handle keeps it.</summary>
 public sealed class LifetimeTests
 {
-    private sealed class Notifications : IFuseNotifier
-    {
-        public readonly List<(ulong Parent, string Name)> Invalidated = new();
-        public void NotifyPoll(ulong kh) { }
-        public void InvalidateEntries(IReadOnlyList<(ulong Parent, string Name)> entries, TimeSpan wait) => Invalidated.AddRange(entries);
-    }
-
     private static readonly Caller Root = new(0, 0, Environment.ProcessId);
 
     private static void FullGc()
@@ -57,7 +50,7 @@ public sealed class LifetimeTests
         engine.Run(() => engine.Misc.SetCapacityLocked("sev", 5));
         engine.Run(() => engine.WriteSubtreeControlLocked(engine.Root, Controllers.All, Controllers.None));
         var fs = new CgroupFileSystem(engine, new Processes(engine, _ => { }), _ => { });
-        var notifications = new Notifications();
+        var notifications = new RecordingNotifier();
         fs.Waiters.Notifier = notifications;
 
         var (weak, nodes, open) = Churn(fs, engine);

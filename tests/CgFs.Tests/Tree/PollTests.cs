@@ -8,13 +8,6 @@ namespace CgFs.Tests.Tree;
 /// (one-shot, like FUSE poll handles), POLLPRI until re-read, and no handle left after release.</summary>
 public sealed class PollTests
 {
-    private sealed class Notifications : IFuseNotifier
-    {
-        public readonly List<ulong> Woken = new();
-        public void NotifyPoll(ulong kh) => Woken.Add(kh);
-        public void InvalidateEntries(IReadOnlyList<(ulong Parent, string Name)> entries, TimeSpan wait) { }
-    }
-
     private const uint PollPri = 0x2, PollErr = 0x8;
     private static readonly Caller Root = new(0, 0, Environment.ProcessId);
 
@@ -23,7 +16,7 @@ public sealed class PollTests
     {
         var engine = new Hierarchy();
         var fs = new CgroupFileSystem(engine, new Processes(engine, _ => { }), _ => { });
-        var notifications = new Notifications();
+        var notifications = new RecordingNotifier();
         fs.Waiters.Notifier = notifications;
         Assert.That(fs.MkDir(Root, CgFs.Fuse.Fuse.RootId, "A", 0b111_101_101, out var a), Is.Zero);
         Assert.That(fs.Lookup(Root, a.NodeId, "cgroup.events", out var events), Is.Zero);
@@ -54,7 +47,7 @@ public sealed class PollTests
     {
         var engine = new Hierarchy();
         var fs = new CgroupFileSystem(engine, new Processes(engine, _ => { }), _ => { });
-        fs.Waiters.Notifier = new Notifications();
+        fs.Waiters.Notifier = new RecordingNotifier();
         fs.MkDir(Root, CgFs.Fuse.Fuse.RootId, "A", 0b111_101_101, out var a);
         fs.Lookup(Root, a.NodeId, "cgroup.max.depth", out var depth);
         fs.Open(Root, depth.NodeId, 2, out ulong fh);

@@ -5,15 +5,17 @@ namespace CgFs.Accounting;
 public sealed class Cgroup
 {
     internal readonly Dictionary<string, Cgroup> ChildrenByName = new(StringComparer.Ordinal);
-    internal readonly ControllerState?[] States = new ControllerState?[ControllerNames.Ordered.Length];
-    internal readonly ulong[] Generations = new ulong[5];
+    /// <summary>Indexed by controller id.</summary>
+    internal readonly ControllerState?[] States;
+    /// <summary>Change generations of notifying files that changed at least once (most cgroups: none).</summary>
+    internal Dictionary<Notifier, ulong>? Generations;
 
-    internal Cgroup(Cgroup? parent, string name, long id)
+    internal Cgroup(Cgroup? parent, string name, long id, int controllers)
     {
         Parent = parent;
         Name = name;
         Id = id;
-        Level = parent is null ? 0 : parent.Level + 1;
+        States = new ControllerState?[controllers];
         DomCgroup = this;
     }
 
@@ -22,14 +24,13 @@ public sealed class Cgroup
     public string Name { get; }
     /// <summary>Kept after removal so a dying cgroup still knows its ancestors (charges walk up).</summary>
     public Cgroup? Parent { get; }
-    public int Level { get; }
     public bool IsRoot => Parent is null;
     public bool Removed { get; internal set; }
 
     /// <summary>Owned by the presentation layer (like kernfs_node.priv); the engine never reads it.</summary>
     public object? ViewState { get; set; }
 
-    internal Controllers SubtreeControl;
+    internal ControllerMask SubtreeControl;
     internal int MaxDepth = int.MaxValue;
     internal int MaxDescendants = int.MaxValue;
     internal int NrDescendants;
@@ -50,14 +51,7 @@ public sealed class Cgroup
     internal bool Populated => OwnTasks > 0 || NrPopulatedChildren > 0;
     internal bool Frozen => FrozenAncestors > 0;
 
-    internal ControllerState? State(Controllers c) => States[Index(c)];
-
-    internal static int Index(Controllers c) => c switch
-    {
-        Controllers.Rdma => 0,
-        Controllers.Misc => 1,
-        _ => throw new ArgumentOutOfRangeException(nameof(c)),
-    };
+    internal ControllerState? State(Controller c) => States[c.Id];
 
     public override string ToString() => Parent is null ? "/" : Parent.IsRoot ? "/" + Name : Parent + "/" + Name;
 }

@@ -6,29 +6,28 @@ namespace CgFs.Accounting;
 /// charges made against it are outstanding; those charges are always uncharged from it.</summary>
 public abstract class ControllerState
 {
-    protected ControllerState(Cgroup cgroup, ControllerState? parent)
+    protected ControllerState(Controller controller, Cgroup cgroup, ControllerState? parent)
     {
+        Controller = controller;
         Cgroup = cgroup;
         Parent = parent;
     }
 
+    public Controller Controller { get; }
     public Cgroup Cgroup { get; }
     /// <summary>The parent state: charges walk these links, which survive removal and disabling.</summary>
     public ControllerState? Parent { get; }
     public bool Online { get; internal set; } = true;
-    public abstract Controllers Controller { get; }
 
     /// <summary>Whether anything is charged here or below (usage is hierarchical). A charge pins the
     /// state it was made against, and in the kernel a child css pins its parent, so an offline state
     /// is dying (not yet freed) exactly while this is true.</summary>
-    internal abstract bool HasUsageLocked { get; }
-
-    internal bool Dying => !Online && HasUsageLocked;
+    protected internal abstract bool HasUsageLocked { get; }
 
     /// <summary>Called under the engine lock when the state goes offline (rmdir or -ctrl).</summary>
-    internal abstract void OfflineLocked();
+    protected internal abstract void OfflineLocked();
 
     /// <summary>Frees everything the state holds and unregisters it wherever it is registered, once
     /// it is offline and uncharged (kernel: css_free). Called once, under the engine lock.</summary>
-    internal abstract void ReleaseLocked();
+    protected internal abstract void ReleaseLocked();
 }

@@ -29,5 +29,6 @@ public enum Errno
     ENOTEMPTY = 39,
     ENODATA = 61,
     EOPNOTSUPP = 95,
+    ENOBUFS = 105,
     EDQUOT = 122,
 }

@@ -8,8 +8,8 @@ public enum CgroupType { Domain, DomainThreaded, DomainInvalid, Threaded }
 /// <summary>A consistent copy of one cgroup's core values, taken under the engine lock so
 /// renderers can format outside it.</summary>
 public readonly record struct CoreSnapshot(
-    Controllers Controllers,
-    Controllers SubtreeControl,
+    ControllerMask Controllers,
+    ControllerMask SubtreeControl,
     CgroupType Type,
     bool Populated,
     bool Frozen,
@@ -18,75 +18,79 @@ public readonly record struct CoreSnapshot(
     int MaxDescendants,
     int NrDescendants,
     int NrDyingDescendants,
-    int[] NrSubsys,
-    int[] NrDyingSubsys,
+    (string Name, int Count)[] NrSubsys,
+    (string Name, int Count)[] NrDyingSubsys,
     long FrozenUsec);
 
 public sealed partial class Hierarchy
 {
     /// <summary>cgroup.controllers (kernel: cgroup_control): all for the root; the parent's
-    /// subtree_control for a domain; only threaded controllers (none of ours) when threaded.</summary>
-    public Controllers AvailableLocked(Cgroup c)
+    /// subtree_control for a domain; only its threaded controllers when threaded.</summary>
+    public ControllerMask AvailableLocked(Cgroup c)
     {
+        AssertLocked();
         if (c.IsRoot)
-            return Controllers.All;
+            return AllControllers;
         if (c.Threaded)
-            return Controllers.None;
+            return c.Parent!.SubtreeControl & ThreadedControllers;
         return c.Parent!.SubtreeControl;
     }
 
     /// <summary>cgroup.subtree_control write after parsing (kernel: cgroup_subtree_control_write).
     /// The first failing controller in subsystem order decides the errno; all or nothing.</summary>
-    public Errno WriteSubtreeControlLocked(Cgroup c, Controllers enable, Controllers disable)
+    public Errno WriteSubtreeControlLocked(Cgroup c, ControllerMask enable, ControllerMask disable)
     {
+        AssertLocked();
         if (c.Removed)
             return Errno.ENODEV;
-        foreach (var ctrl in ControllerNames.Ordered)
+        foreach (var ctrl in Controllers)
         {
-            if ((enable & ctrl) != 0)
+            if (enable.Has(ctrl))
             {
-                if ((c.SubtreeControl & ctrl) != 0)
-                    enable &= ~ctrl;
-                else if ((AvailableLocked(c) & ctrl) == 0)
+                if (c.SubtreeControl.Has(ctrl))
+                    enable &= ~ctrl.Mask;
+                else if (!AvailableLocked(c).Has(ctrl))
                     return Errno.ENOENT;
             }
-            else if ((disable & ctrl) != 0)
+            else if (disable.Has(ctrl))
             {
-                if ((c.SubtreeControl & ctrl) == 0)
-                    disable &= ~ctrl;
-                else if (c.ChildrenByName.Values.Any(ch => (ch.SubtreeControl & ctrl) != 0))
+                if (!c.SubtreeControl.Has(ctrl))
+                    disable &= ~ctrl.Mask;
+                else if (c.ChildrenByName.Values.Any(ch => ch.SubtreeControl.Has(ctrl)))
                     return Errno.EBUSY;
             }
         }
-        if (enable == Controllers.None && disable == Controllers.None)
+        if (enable.IsEmpty && disable.IsEmpty)
             return Errno.Ok;
-        if (enable != Controllers.None && !c.IsRoot)
-        {
-            // cgroup_vet_subtree_control_enable: rdma and misc are both domain controllers.
-            if (!IsValidDomainLocked(c.DomCgroup))
-                return Errno.EOPNOTSUPP;
-            if (IsThreadRootLocked(c) || c.Threaded)
-                return Errno.EOPNOTSUPP;
-            if (c.OwnTasks > 0)
-                return Errno.EBUSY;
-        }
-
+        if (!c.IsRoot && VetEnableLocked(c, enable) is var vet && vet != Errno.Ok)
+            return vet;
         c.SubtreeControl = (c.SubtreeControl | enable) & ~disable;
         foreach (var child in c.ChildrenByName.Values)
-        {
-            foreach (var ctrl in ControllerNames.Ordered)
+            foreach (var ctrl in Controllers)
             {
-                int i = Cgroup.Index(ctrl);
-                if ((enable & ctrl) != 0 && child.States[i] is null)
-                    child.States[i] = NewState(ctrl, child, c.State(ctrl));
-                else if ((disable & ctrl) != 0 && child.States[i] is { } old)
+                if (enable.Has(ctrl) && child.States[ctrl.Id] is null)
+                    child.States[ctrl.Id] = ctrl.NewStateLocked(child, c.State(ctrl));
+                else if (disable.Has(ctrl) && child.States[ctrl.Id] is { } old)
                 {
-                    child.States[i] = null;
+                    child.States[ctrl.Id] = null;
                     OfflineLocked(old);
                 }
             }
-        }
         return Errno.Ok;
+    }
+
+    /// <summary>kernel: cgroup_vet_subtree_control_enable. Threaded controllers may be enabled
+    /// anywhere; a domain controller only in a valid domain that is not a thread root and has no
+    /// processes of its own (no internal processes).</summary>
+    private Errno VetEnableLocked(Cgroup c, ControllerMask enable)
+    {
+        if ((enable & ~ThreadedControllers).IsEmpty)
+            return Errno.Ok;
+        if (!IsValidDomainLocked(c.DomCgroup))
+            return Errno.EOPNOTSUPP;
+        if (IsThreadRootLocked(c) || c.Threaded)
+            return Errno.EOPNOTSUPP;
+        return c.OwnTasks > 0 ? Errno.EBUSY : Errno.Ok;
     }
 
     /// <summary>cgroup.type write of "threaded" (kernel: cgroup_enable_threaded), spec core.md 3.5.</summary>
@@ -96,7 +100,7 @@ public sealed partial class Hierarchy
             return Errno.Ok;
         if (c.Removed)
             return Errno.ENOENT;
-        if (c.Populated || c.SubtreeControl != Controllers.None)
+        if (c.Populated || !(c.SubtreeControl & ~ThreadedControllers).IsEmpty)
             return Errno.EOPNOTSUPP;
         var dom = c.Parent!.DomCgroup;
         if (!IsValidDomainLocked(dom) || !CanBeThreadRootLocked(dom))
@@ -132,11 +136,12 @@ public sealed partial class Hierarchy
         return true;
     }
 
-    /// <summary>kernel: cgroup_is_thread_root. We have no threaded controllers, so only threaded children count.</summary>
-    internal static bool IsThreadRootLocked(Cgroup c) => !c.Threaded && c.NrThreadedChildren > 0;
+    /// <summary>kernel: cgroup_is_thread_root: threaded children, or own processes with threaded controllers enabled.</summary>
+    internal bool IsThreadRootLocked(Cgroup c) =>
+        !c.Threaded && (c.NrThreadedChildren > 0 || c.OwnTasks > 0 && !(c.SubtreeControl & ThreadedControllers).IsEmpty);
 
     /// <summary>kernel: cgroup_can_be_thread_root.</summary>
-    internal static bool CanBeThreadRootLocked(Cgroup c)
+    internal bool CanBeThreadRootLocked(Cgroup c)
     {
         if (c.IsRoot)
             return true;
@@ -144,13 +149,14 @@ public sealed partial class Hierarchy
             return false;
         if (c.ChildrenByName.Values.Any(ch => ch.Populated && !ch.Threaded))
             return false;
-        return c.SubtreeControl == Controllers.None;
+        return (c.SubtreeControl & ~ThreadedControllers).IsEmpty;
     }
 
     public CoreSnapshot SnapshotLocked(Cgroup c)
     {
-        var nrSubsys = new int[ControllerNames.Ordered.Length];
-        var nrDyingSubsys = new int[ControllerNames.Ordered.Length];
+        AssertLocked();
+        var nrSubsys = new int[Controllers.Count];
+        var nrDyingSubsys = new int[Controllers.Count];
         foreach (var d in SelfAndDescendants(c))
             for (int i = 0; i < nrSubsys.Length; i++)
                 if (d.States[i] is not null)
@@ -163,16 +169,17 @@ public sealed partial class Hierarchy
         {
             if (!IsDescendantOrSelf(s.Cgroup, c))
                 continue;
-            nrDyingSubsys[Cgroup.Index(s.Controller)]++;
+            nrDyingSubsys[s.Controller.Id]++;
             if (s.Cgroup.Removed && !ReferenceEquals(s.Cgroup, c))
                 dyingCgroups.Add(s.Cgroup);
         }
-        long frozenTicks = c.FrozenTicks + (c.Frozen && !c.Removed ? Stopwatch.GetTimestamp() - c.FreezeStartTicks : 0);
         return new CoreSnapshot(
             AvailableLocked(c), c.SubtreeControl, c.IsRoot ? CgroupType.Domain : TypeLocked(c),
             c.Populated, c.Frozen, c.FreezeSelf, c.MaxDepth, c.MaxDescendants,
-            c.NrDescendants, dyingCgroups.Count, nrSubsys, nrDyingSubsys,
-            frozenTicks * 1_000_000 / Stopwatch.Frequency);
+            c.NrDescendants, dyingCgroups.Count,
+            Controllers.Select(x => (x.Name, nrSubsys[x.Id])).ToArray(),
+            Controllers.Select(x => (x.Name, nrDyingSubsys[x.Id])).ToArray(),
+            FrozenUsecLocked(c));
     }
 
     internal static bool IsDescendantOrSelf(Cgroup c, Cgroup ancestor)
@@ -199,7 +206,7 @@ public sealed partial class Hierarchy
 
 public sealed partial class Hierarchy
 {
-    public Controllers SubtreeControlLocked(Cgroup c) => c.SubtreeControl;
+    public ControllerMask SubtreeControlLocked(Cgroup c) => c.SubtreeControl;
     public int MaxDepthLocked(Cgroup c) => c.MaxDepth;
     public int MaxDescendantsLocked(Cgroup c) => c.MaxDescendants;
     public bool FreezeSelfLocked(Cgroup c) => c.FreezeSelf;

@@ -81,15 +81,33 @@ public sealed partial class Hierarchy
             return vet;
         if (ReferenceEquals(src, dst) && (m is null || m.Threads is null || m.Threads.Count == 0))
             return Errno.Ok; // already there: a no-op, nothing notified
-        var follow = MoveFollowChargesLocked(p.Pid, dst);
-        if (follow != Errno.Ok)
-            return follow;
+        var veto = CanAttachLocked(p.Pid, dst);
+        if (veto != Errno.Ok)
+            return veto;
         if (m is not null)
             DropLocked(m);
         if (!dst.IsRoot)
         {
             _members[p.Pid] = new Member(p, dst);
             AddTaskLocked(dst, +1);
+        }
+        foreach (var ctrl in Controllers)
+            ctrl.AttachLocked(p.Pid, dst);
+        return Errno.Ok;
+    }
+
+    /// <summary>kernel: cgroup_migrate_execute's can_attach loop: the first controller to refuse
+    /// decides the errno, and every one asked before it is told to cancel.</summary>
+    private Errno CanAttachLocked(int pid, Cgroup dst)
+    {
+        for (int i = 0; i < Controllers.Count; i++)
+        {
+            var e = Controllers[i].CanAttachLocked(pid, dst);
+            if (e == Errno.Ok)
+                continue;
+            for (int j = i - 1; j >= 0; j--)
+                Controllers[j].CancelAttachLocked(pid, dst);
+            return e;
         }
         return Errno.Ok;
     }
@@ -141,7 +159,7 @@ public sealed partial class Hierarchy
             return Errno.Ok;
         if (CanBeThreadRootLocked(dst) || dst.Threaded)
             return Errno.Ok;
-        return dst.SubtreeControl != Controllers.None ? Errno.EBUSY : Errno.Ok;
+        return dst.SubtreeControl.IsEmpty ? Errno.Ok : Errno.EBUSY;
     }
 
     /// <summary>Walk up from the source until reaching the destination or one of its ancestors.</summary>
@@ -163,6 +181,8 @@ public sealed partial class Hierarchy
             return;
         _members[child.Pid] = new Member(child, where);
         AddTaskLocked(where, +1);
+        foreach (var ctrl in Controllers)
+            ctrl.ForkLocked(parentPid, child.Pid, where);
     }
 
     /// <summary>A new thread starts where the thread that created it is.</summary>
@@ -183,27 +203,38 @@ public sealed partial class Hierarchy
             AddTaskLocked(g, -1);
     }
 
-    /// <summary>The process exited (or became a zombie, which the kernel counts as empty).</summary>
+    /// <summary>The process <paramref name="p"/> exited (or became a zombie, which the kernel counts
+    /// as empty). A recorded process with the same pid but another start time is left alone.</summary>
     public void ExitLocked(ProcessKey p)
     {
-        if (_members.TryGetValue(p.Pid, out var m) && (p.StartTime == 0 || m.Key == p))
+        if (_members.TryGetValue(p.Pid, out var m) && m.Key == p)
             ExitedLocked(m);
     }
 
-    /// <summary>Drops every member the host no longer has (exit detection without events), only
-    /// among those placed in <paramref name="scope"/>'s subtree when given.</summary>
-    public void PruneLocked(Func<ProcessKey, bool> alive, Cgroup? scope = null)
+    /// <summary>Whatever process holds <paramref name="pid"/> now exited: an exit event names the
+    /// pid's current holder, which is the recorded one unless the pid was recycled since, and a
+    /// recycled pid's recorded process is gone too.</summary>
+    public void PidExitedLocked(int pid)
     {
-        foreach (var m in _members.Values.ToArray())
-            if ((scope is null || m.Placements.Any(g => IsDescendantOrSelf(g, scope))) && !alive(m.Key))
-                ExitedLocked(m);
+        if (_members.TryGetValue(pid, out var m))
+            ExitedLocked(m);
+    }
+
+    /// <summary>Recorded processes placed in <paramref name="scope"/>'s subtree (all when null): the
+    /// candidates a liveness scan checks against the host, outside this lock.</summary>
+    public ProcessKey[] MembersLocked(Cgroup? scope)
+    {
+        AssertLocked();
+        return scope is null ? MembersLocked()
+            : _members.Values.Where(m => m.Placements.Any(g => IsDescendantOrSelf(g, scope))).Select(m => m.Key).ToArray();
     }
 
     /// <summary>The recorded process is gone (exit, zombie, or its pid was recycled).</summary>
     private void ExitedLocked(Member m)
     {
         DropLocked(m);
-        ForgetFollowerLocked(m.Key.Pid);
+        foreach (var ctrl in Controllers)
+            ctrl.ExitLocked(m.Key.Pid);
     }
 
     /// <summary>Removes the process's placements (before it is placed again, or when it is gone).</summary>

@@ -1,16 +1,10 @@
 namespace CgFs.Accounting;
 
 /// <summary>One cgroup's configuration, as a restart must restore it.</summary>
-public readonly record struct CgroupSettings(bool Threaded, int MaxDepth, int MaxDescendants, Controllers SubtreeControl, bool FreezeSelf);
-
-/// <summary>Configured rdma limits of one (state, device) and what the shortcut charged there.</summary>
-public readonly record struct RdmaConfig(string Device, int MaxHandle, int MaxObject, long HeldHandle, long HeldObject);
-
-/// <summary>Configured misc limit of one (state, type) and what the shortcut charged there.</summary>
-public readonly record struct MiscConfig(string Type, ulong Max, ulong Held);
+public readonly record struct CgroupSettings(bool Threaded, int MaxDepth, int MaxDescendants, ControllerMask SubtreeControl, bool FreezeSelf);
 
 /// <summary>Where a recorded process is: its cgroup, and threads moved on their own.</summary>
-public readonly record struct Placement(ProcessKey Process, Cgroup Cgroup, (int Tid, Cgroup Cgroup)[] Threads);
+public readonly record struct MemberPlacement(ProcessKey Process, Cgroup Cgroup, (int Tid, Cgroup Cgroup)[] Threads);
 
 /// <summary>Plain-data views of what a restart must restore (used by the state journal).</summary>
 public sealed partial class Hierarchy
@@ -33,17 +27,7 @@ public sealed partial class Hierarchy
         return list;
     }
 
-    public List<RdmaConfig> RdmaConfigLocked(RdmaState s) =>
-        Rdma.DevicesLocked.Where(s.Pools.ContainsKey).Select(d =>
-        {
-            var p = s.Pools[d];
-            return new RdmaConfig(d.Name, p.Limit[0], p.Limit[1], p.ShortcutHeld[0], p.ShortcutHeld[1]);
-        }).ToList();
-
-    public List<MiscConfig> MiscConfigLocked(MiscState s) =>
-        Misc.TypesLocked.Where(s.Values.ContainsKey).Select(t => new MiscConfig(t.Name, s.Values[t].Max, s.Values[t].ShortcutHeld)).ToList();
-
-    public List<Placement> PlacementsLocked() =>
-        _members.Values.Select(m => new Placement(m.Key, m.Cgroup,
+    public List<MemberPlacement> PlacementsLocked() =>
+        _members.Values.Select(m => new MemberPlacement(m.Key, m.Cgroup,
             m.Threads?.Select(kv => (kv.Key, kv.Value)).ToArray() ?? [])).ToList();
 }

@@ -39,18 +39,43 @@ public sealed partial class Hierarchy
     private readonly List<Change> _pending = new();
     private long _nextId = 1;
 
-    public Hierarchy()
+    /// <summary>An engine with <paramref name="controllers"/> registered in that order (their
+    /// subsystem ids). Each controller instance belongs to one hierarchy.</summary>
+    public Hierarchy(IEnumerable<Controller> controllers)
     {
-        Root = new Cgroup(null, "", _nextId++);
-        foreach (var c in ControllerNames.Ordered)
-            Root.States[Cgroup.Index(c)] = NewState(c, Root, null);
-        Rdma = new RdmaController(this);
-        Misc = new MiscController(this);
+        Controllers = controllers.ToArray();
+        if (Controllers.Count > 32)
+            throw new ArgumentException("at most 32 controllers", nameof(controllers));
+        for (int i = 0; i < Controllers.Count; i++)
+            Controllers[i].Register(this, i);
+        if (Controllers.Select(c => c.Name).Distinct().Count() != Controllers.Count)
+            throw new ArgumentException("controller names must be unique", nameof(controllers));
+        AllControllers = Controllers.Aggregate(ControllerMask.None, (m, c) => m | c.Mask);
+        ThreadedControllers = Controllers.Where(c => c.Threaded).Aggregate(ControllerMask.None, (m, c) => m | c.Mask);
+        Notifiers = [Notifier.CgroupEvents, .. Controllers.SelectMany(c => c.Notifiers)];
+        Root = new Cgroup(null, "", _nextId++, Controllers.Count);
+        foreach (var c in Controllers)
+            Root.States[c.Id] = c.NewStateLocked(Root, null);
     }
 
     public Cgroup Root { get; }
-    public RdmaController Rdma { get; }
-    public MiscController Misc { get; }
+
+    /// <summary>The registered controllers in subsystem-id order (kernel: for_each_subsys).</summary>
+    public IReadOnlyList<Controller> Controllers { get; }
+    public ControllerMask AllControllers { get; }
+    /// <summary>kernel: cgrp_dfl_threaded_ss_mask.</summary>
+    public ControllerMask ThreadedControllers { get; }
+    /// <summary>Every notifying file: the core's, then each controller's.</summary>
+    public IReadOnlyList<Notifier> Notifiers { get; }
+
+    /// <summary>The registered controller of type <typeparamref name="T"/>.</summary>
+    public T Get<T>() where T : Controller =>
+        Controllers.OfType<T>().FirstOrDefault() ?? throw new InvalidOperationException($"no {typeof(T).Name} registered");
+
+    public Controller? FindController(string name) => Controllers.FirstOrDefault(c => c.Name == name);
+
+    /// <summary>Names of the controllers in <paramref name="mask"/>, in subsystem order.</summary>
+    public string[] Names(ControllerMask mask) => Controllers.Where(mask.Has).Select(c => c.Name).ToArray();
 
     /// <summary>Raised after the engine lock is released with the notifying files that changed.</summary>
     public event Action<IReadOnlyList<Change>>? Changed;
@@ -76,15 +101,32 @@ public sealed partial class Hierarchy
 
     internal void NotifyLocked(Cgroup c, Notifier file)
     {
-        c.Generations[(int)file]++;
+        AssertLocked();
+        c.Generations ??= new Dictionary<Notifier, ulong>();
+        c.Generations[file] = c.Generations.GetValueOrDefault(file) + 1;
         _pending.Add(new Change(c, file));
     }
 
     /// <summary>Change generation of a notifying file; a poller that read an older one sees POLLPRI.</summary>
-    public ulong GenerationLocked(Cgroup c, Notifier file) => c.Generations[(int)file];
+    public ulong GenerationLocked(Cgroup c, Notifier file)
+    {
+        AssertLocked();
+        return c.Generations?.GetValueOrDefault(file) ?? 0;
+    }
+
+    /// <summary>The kernel's lockdep_assert_held for <see cref="Sync"/>.</summary>
+    [Conditional("DEBUG")]
+    internal void AssertLocked() => Debug.Assert(Monitor.IsEntered(Sync), "engine lock not held");
 
     /// <summary>The id the next successful mkdir will get (a journal records it before the mkdir).</summary>
-    public long NextIdLocked => _nextId;
+    public long NextIdLocked
+    {
+        get
+        {
+            AssertLocked();
+            return _nextId;
+        }
+    }
 
     public Cgroup? ChildLocked(Cgroup parent, string name) =>
         parent.ChildrenByName.TryGetValue(name, out var child) ? child : null;
@@ -93,11 +135,11 @@ public sealed partial class Hierarchy
 
     public int ChildCountLocked(Cgroup parent) => parent.ChildrenByName.Count;
 
-    public ControllerState? StateLocked(Cgroup c, Controllers controller) => c.State(controller);
+    public ControllerState? StateLocked(Cgroup c, Controller controller) => c.State(controller);
 
     /// <summary>Nearest ancestor-or-self with state for the controller: where a process in
     /// <paramref name="c"/> charges (kernel: task_get_css walking to the effective css).</summary>
-    public ControllerState EffectiveStateLocked(Cgroup c, Controllers controller)
+    public ControllerState EffectiveStateLocked(Cgroup c, Controller controller)
     {
         for (var g = c; g is not null; g = g.Parent)
             if (g.State(controller) is { } s)
@@ -120,13 +162,13 @@ public sealed partial class Hierarchy
             if (a.NrDescendants >= a.MaxDescendants || level >= a.MaxDepth)
                 return Errno.EAGAIN;
 
-        var c = new Cgroup(parent, name, _nextId++);
+        var c = new Cgroup(parent, name, _nextId++, Controllers.Count);
         parent.ChildrenByName.Add(name, c);
         for (var a = parent; a is not null; a = a.Parent)
             a.NrDescendants++;
-        foreach (var ctrl in ControllerNames.Ordered)
-            if ((parent.SubtreeControl & ctrl) != 0)
-                c.States[Cgroup.Index(ctrl)] = NewState(ctrl, c, parent.State(ctrl));
+        foreach (var ctrl in Controllers)
+            if (parent.SubtreeControl.Has(ctrl))
+                c.States[ctrl.Id] = ctrl.NewStateLocked(c, parent.State(ctrl));
         c.FrozenAncestors = parent.FrozenAncestors;
         if (c.Frozen)
             c.FreezeStartTicks = Stopwatch.GetTimestamp();
@@ -155,7 +197,7 @@ public sealed partial class Hierarchy
             parent.NrThreadedChildren--;
         if (c.Frozen)
             c.FrozenTicks += Stopwatch.GetTimestamp() - c.FreezeStartTicks;
-        foreach (var ctrl in ControllerNames.Ordered)
+        foreach (var ctrl in Controllers)
             if (c.State(ctrl) is { } s)
                 OfflineLocked(s);
         return Errno.Ok;
@@ -209,13 +251,6 @@ public sealed partial class Hierarchy
             ApplyFreezeLocked(child, delta, now);
     }
 
-    private ControllerState NewState(Controllers c, Cgroup cgroup, ControllerState? parent) => c switch
-    {
-        Controllers.Rdma => new RdmaState(cgroup, parent),
-        Controllers.Misc => new MiscState(cgroup, parent),
-        _ => throw new ArgumentOutOfRangeException(nameof(c)),
-    };
-
     /// <summary>Offline states that may still be dying; pruned when their usage is gone.</summary>
     private readonly HashSet<ControllerState> _offlineStates = new();
 
@@ -233,7 +268,7 @@ public sealed partial class Hierarchy
     /// left stops dying and is freed (kernel: css_free once the last reference is put).</summary>
     internal void ReleaseIfDeadLocked(ControllerState s)
     {
-        Debug.Assert(Monitor.IsEntered(Sync));
+        AssertLocked();
         if (s.Online || s.HasUsageLocked)
             return;
         _offlineStates.Remove(s);

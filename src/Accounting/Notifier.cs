@@ -1,15 +1,17 @@
 namespace CgFs.Accounting;
 
-/// <summary>The notifying interface files (kernel: cgroup_file_notify targets). The engine
-/// bumps a per-cgroup generation for each and reports the change after its lock is released;
-/// the view turns generations into POLLPRI and wake-ups.</summary>
-public enum Notifier
+/// <summary>A notifying interface file (kernel: a cgroup_file that cgroup_file_notify targets).
+/// The engine bumps a per-cgroup generation for it and reports the change after its lock is
+/// released; the view turns generations into POLLPRI and wake-ups. Identity is the object:
+/// the core owns <see cref="CgroupEvents"/>, each controller its own.</summary>
+public sealed class Notifier(string file)
 {
-    CgroupEvents = 0,
-    RdmaEvents = 1,
-    RdmaEventsLocal = 2,
-    MiscEvents = 3,
-    MiscEventsLocal = 4,
+    /// <summary>cgroup.events: populated and frozen.</summary>
+    public static readonly Notifier CgroupEvents = new("cgroup.events");
+
+    public string File { get; } = file;
+
+    public override string ToString() => File;
 }
 
 /// <summary>One notifying file whose content changed.</summary>

@@ -1,7 +1,8 @@
 namespace CgFs.Accounting;
 
-/// <summary>A successful misc charge, bound to the state it was charged to.</summary>
-public sealed class MiscCharge
+/// <summary>A successful misc charge, bound to the state it was charged to (a follow-type
+/// charge is rebound when its process migrates).</summary>
+public sealed class MiscCharge : Charge
 {
     internal MiscCharge(MiscState state, MiscType type, ulong amount)
     {
@@ -13,7 +14,8 @@ public sealed class MiscCharge
     public MiscState State { get; internal set; }
     public MiscType Type { get; }
     public ulong Amount { get; }
-    public bool Released { get; internal set; }
+
+    protected override void ReleaseLocked() => ((MiscController)State.Controller).UnchargeLocked(this);
 }
 
 /// <summary>
@@ -21,8 +23,17 @@ public sealed class MiscCharge
 /// try-charge with EBUSY/EINVAL, the level-by-level peak quirk, events attributed to the level
 /// whose limit was hit. All methods require <see cref="Hierarchy.Sync"/>.
 /// </summary>
-public sealed class MiscController(Hierarchy hierarchy)
+public sealed partial class MiscController() : Controller("misc")
 {
+    /// <summary>misc.events: hierarchical max counters.</summary>
+    public static readonly Notifier Events = new("misc.events");
+    /// <summary>misc.events.local: counters of the level whose limit was hit.</summary>
+    public static readonly Notifier EventsLocal = new("misc.events.local");
+
+    public override IReadOnlyList<Notifier> Notifiers => [Events, EventsLocal];
+
+    protected internal override ControllerState NewStateLocked(Cgroup cgroup, ControllerState? parent) => new MiscState(this, cgroup, parent);
+
     /// <summary>The kernel's static types, in its order; capacity 0 until configured.</summary>
     public static readonly string[] KernelTypes = ["sev", "sev_es", "tdx"];
 
@@ -95,12 +106,11 @@ public sealed class MiscController(Hierarchy hierarchy)
         return Errno.Ok;
     }
 
-    /// <summary>kernel: misc_cg_uncharge. Never fails, never goes below zero.</summary>
-    public void UnchargeLocked(MiscCharge charge)
+    /// <summary>kernel: misc_cg_uncharge. Never fails, never goes below zero. A follow charge stops following.</summary>
+    internal void UnchargeLocked(MiscCharge charge)
     {
-        if (charge.Released)
-            return;
-        charge.Released = true;
+        AssertLocked();
+        StopFollowingLocked(charge);
         UnchargeUnitsLocked(charge.State, charge.Type, charge.Amount);
     }
 
@@ -110,41 +120,8 @@ public sealed class MiscController(Hierarchy hierarchy)
         {
             var v = ((MiscState)level).Of(t);
             v.Usage = v.Usage >= amount ? v.Usage - amount : 0;
-            hierarchy.ReleaseIfDeadLocked(level);
+            Hierarchy.ReleaseIfDeadLocked(level);
         }
-    }
-
-    /// <summary>Moves a follow-type charge to another state (extension): the can_attach veto
-    /// refuses with EBUSY if any level from the destination up to (not including) the common
-    /// ancestor would exceed its max or the capacity; nothing changes then. <paramref name="force"/>
-    /// skips the check (rolling back a partial move). Levels above the common ancestor keep their usage.</summary>
-    public Errno TransferLocked(MiscCharge charge, MiscState to, bool force)
-    {
-        if (charge.Released || ReferenceEquals(charge.State, to))
-            return Errno.Ok;
-        var t = charge.Type;
-        var ancestors = new HashSet<ControllerState>();
-        for (ControllerState? l = charge.State; l is not null; l = l.Parent)
-            ancestors.Add(l);
-        if (!force)
-        {
-            for (ControllerState? l = to; l is not null && !ancestors.Contains(l); l = l.Parent)
-            {
-                var v = ((MiscState)l).Of(t);
-                ulong next = v.Usage + charge.Amount;
-                if (next < v.Usage || next > v.Max || next > t.Capacity)
-                    return Errno.EBUSY;
-            }
-        }
-        UnchargeUnitsLocked(charge.State, t, charge.Amount);
-        for (ControllerState? l = to; l is not null; l = l.Parent)
-        {
-            var v = ((MiscState)l).Of(t);
-            v.Usage += charge.Amount;
-            v.Peak = Math.Max(v.Peak, v.Usage);
-        }
-        charge.State = to;
-        return Errno.Ok;
     }
 
     /// <summary>Shell shortcut (documented extension): signed delta to misc.current.</summary>
@@ -174,11 +151,11 @@ public sealed class MiscController(Hierarchy hierarchy)
         if (at.Cgroup.IsRoot)
             return;
         at.Of(t).EventsLocal++;
-        hierarchy.NotifyLocked(at.Cgroup, Notifier.MiscEventsLocal);
+        Hierarchy.NotifyLocked(at.Cgroup, EventsLocal);
         for (ControllerState? l = at; l is { Cgroup.IsRoot: false }; l = l.Parent)
         {
             ((MiscState)l).Of(t).Events++;
-            hierarchy.NotifyLocked(l.Cgroup, Notifier.MiscEvents);
+            Hierarchy.NotifyLocked(l.Cgroup, Events);
         }
     }
 
@@ -189,5 +166,15 @@ public sealed class MiscController(Hierarchy hierarchy)
             v?.Events ?? 0, v?.EventsLocal ?? 0);
     }).ToArray();
 
-    private IEnumerable<MiscState> AllStates() => hierarchy.AllStatesLocked().OfType<MiscState>();
+    private IEnumerable<MiscState> AllStates() => Hierarchy.AllStatesLocked().OfType<MiscState>();
+
+    /// <summary>What a restart must restore of one state: configured limits and shortcut holdings per type.</summary>
+    public List<MiscConfig> ConfigLocked(MiscState s)
+    {
+        AssertLocked();
+        return _types.Where(s.Values.ContainsKey).Select(t => new MiscConfig(t.Name, s.Values[t].Max, s.Values[t].ShortcutHeld)).ToList();
+    }
 }
+
+/// <summary>Configured misc limit of one (state, type) and what the shortcut charged there.</summary>
+public readonly record struct MiscConfig(string Type, ulong Max, ulong Held);

@@ -23,13 +23,11 @@ internal sealed class MiscValues
 }
 
 /// <summary>misc state of one cgroup (kernel: struct misc_cg).</summary>
-public sealed class MiscState(Cgroup cgroup, ControllerState? parent) : ControllerState(cgroup, parent)
+public sealed class MiscState(MiscController controller, Cgroup cgroup, ControllerState? parent) : ControllerState(controller, cgroup, parent)
 {
     internal readonly Dictionary<MiscType, MiscValues> Values = new();
 
-    public override Controllers Controller => Controllers.Misc;
-
-    internal override bool HasUsageLocked => Values.Values.Any(v => v.Usage != 0);
+    protected internal override bool HasUsageLocked => Values.Values.Any(v => v.Usage != 0);
 
     internal MiscValues Of(MiscType t)
     {
@@ -40,10 +38,10 @@ public sealed class MiscState(Cgroup cgroup, ControllerState? parent) : Controll
 
     internal MiscValues? Peek(MiscType t) => Values.GetValueOrDefault(t);
 
-    internal override void ReleaseLocked() => Values.Clear();
+    protected internal override void ReleaseLocked() => Values.Clear();
 
     /// <summary>Limits configured in an offline state are lost; usage stays until uncharged.</summary>
-    internal override void OfflineLocked()
+    protected internal override void OfflineLocked()
     {
         foreach (var v in Values.Values)
             v.Max = ulong.MaxValue;

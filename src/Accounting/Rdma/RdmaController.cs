@@ -2,7 +2,7 @@ namespace CgFs.Accounting;
 
 /// <summary>A successful rdma charge. It remembers the state it was charged to, so it is always
 /// uncharged from there (spec rdma.md 5.2), wherever the process went since.</summary>
-public sealed class RdmaCharge
+public sealed class RdmaCharge : Charge
 {
     internal RdmaCharge(RdmaState state, RdmaDevice device, RdmaResource resource, int amount)
     {
@@ -16,7 +16,8 @@ public sealed class RdmaCharge
     public RdmaDevice Device { get; }
     public RdmaResource Resource { get; }
     public int Amount { get; }
-    public bool Released { get; internal set; }
+
+    protected override void ReleaseLocked() => ((RdmaController)State.Controller).UnchargeUnitsLocked(this);
 }
 
 /// <summary>
@@ -24,9 +25,23 @@ public sealed class RdmaCharge
 /// hierarchical try-charge with rollback, uncharge, peaks and the four event counters.
 /// All methods require <see cref="Hierarchy.Sync"/>.
 /// </summary>
-public sealed class RdmaController(Hierarchy hierarchy)
+public sealed class RdmaController() : Controller("rdma")
 {
+    /// <summary>rdma.events: hierarchical max and alloc_fail counters.</summary>
+    public static readonly Notifier Events = new("rdma.events");
+    /// <summary>rdma.events.local: counters of this level only.</summary>
+    public static readonly Notifier EventsLocal = new("rdma.events.local");
+
     private readonly List<RdmaDevice> _devices = new();
+
+    public override IReadOnlyList<Notifier> Notifiers => [Events, EventsLocal];
+
+    protected internal override ControllerState NewStateLocked(Cgroup cgroup, ControllerState? parent) => new RdmaState(this, cgroup, parent);
+
+    /// <summary>Charges <paramref name="count"/> objects as process <paramref name="pid"/> would (spec
+    /// rdma.md 5.1): to the effective state of its cgroup now, one at a time, all or nothing.</summary>
+    public Errno ChargeAsProcessLocked(int pid, RdmaDevice device, RdmaResource resource, int count, out RdmaCharge? charge) =>
+        TryChargeUnitsLocked((RdmaState)Hierarchy.EffectiveStateLocked(Hierarchy.CgroupOfLocked(pid), this), device, resource, count, out charge);
 
     /// <summary>Registered devices in registration order.</summary>
     public IReadOnlyList<RdmaDevice> DevicesLocked => _devices;
@@ -130,16 +145,14 @@ public sealed class RdmaController(Hierarchy hierarchy)
             TryChargeLocked(c, d, resource, (int)headroom, out partial);
         var refused = TryChargeLocked(c, d, resource, 1, out _);
         if (partial is not null)
-            UnchargeLocked(partial);
+            partial.UnchargeLocked();
         return refused;
     }
 
     /// <summary>Uncharges from the state that was charged, up to the root (kernel: rdmacg_uncharge_hierarchy).</summary>
-    public void UnchargeLocked(RdmaCharge charge)
+    internal void UnchargeUnitsLocked(RdmaCharge charge)
     {
-        if (charge.Released)
-            return;
-        charge.Released = true;
+        AssertLocked();
         if (!charge.Device.Registered)
             return;
         int r = (int)charge.Resource;
@@ -151,7 +164,7 @@ public sealed class RdmaController(Hierarchy hierarchy)
                 pool.Usage[r] = Math.Max(0, pool.Usage[r] - charge.Amount);
                 s.DiscardIfDefaultLocked(charge.Device);
             }
-            hierarchy.ReleaseIfDeadLocked(s);
+            Hierarchy.ReleaseIfDeadLocked(s);
         }
     }
 
@@ -176,7 +189,7 @@ public sealed class RdmaController(Hierarchy hierarchy)
             if (!s.Pools.TryGetValue(d, out var pool) || pool.ShortcutHeld[r] < n)
                 return Errno.EINVAL;
             pool.ShortcutHeld[r] -= n;
-            UnchargeLocked(new RdmaCharge(s, d, resource, (int)n));
+            new RdmaCharge(s, d, resource, (int)n).UnchargeLocked();
         }
         return Errno.Ok;
     }
@@ -186,16 +199,16 @@ public sealed class RdmaController(Hierarchy hierarchy)
     private void RecordFailureLocked(RdmaState c, RdmaState o, RdmaDevice d, int r)
     {
         c.PoolLocked(d).LocalAllocFail[r]++;
-        hierarchy.NotifyLocked(c.Cgroup, Notifier.RdmaEventsLocal);
+        Hierarchy.NotifyLocked(c.Cgroup, EventsLocal);
         o.PoolLocked(d).LocalMax[r]++;
         if (!ReferenceEquals(o, c))
-            hierarchy.NotifyLocked(o.Cgroup, Notifier.RdmaEventsLocal);
+            Hierarchy.NotifyLocked(o.Cgroup, EventsLocal);
         for (ControllerState? l = o; l is { Cgroup.IsRoot: false }; l = l.Parent)
             ((RdmaState)l).PoolLocked(d).EventsMax[r]++;
         for (ControllerState? l = c; l is { Cgroup.IsRoot: false }; l = l.Parent)
         {
             ((RdmaState)l).PoolLocked(d).EventsAllocFail[r]++;
-            hierarchy.NotifyLocked(l.Cgroup, Notifier.RdmaEvents);
+            Hierarchy.NotifyLocked(l.Cgroup, Events);
         }
     }
 
@@ -213,4 +226,18 @@ public sealed class RdmaController(Hierarchy hierarchy)
         }
         return rows;
     }
+
+    /// <summary>What a restart must restore of one state: configured limits and shortcut holdings per device.</summary>
+    public List<RdmaConfig> ConfigLocked(RdmaState s)
+    {
+        AssertLocked();
+        return _devices.Where(s.Pools.ContainsKey).Select(d =>
+        {
+            var p = s.Pools[d];
+            return new RdmaConfig(d.Name, p.Limit[0], p.Limit[1], p.ShortcutHeld[0], p.ShortcutHeld[1]);
+        }).ToList();
+    }
 }
+
+/// <summary>Configured rdma limits of one (state, device) and what the shortcut charged there.</summary>
+public readonly record struct RdmaConfig(string Device, int MaxHandle, int MaxObject, long HeldHandle, long HeldObject);

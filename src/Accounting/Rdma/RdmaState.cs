@@ -43,13 +43,11 @@ internal sealed class RdmaPool
 }
 
 /// <summary>rdma state of one cgroup (kernel: struct rdma_cgroup): pools created lazily.</summary>
-public sealed class RdmaState(Cgroup cgroup, ControllerState? parent) : ControllerState(cgroup, parent)
+public sealed class RdmaState(RdmaController controller, Cgroup cgroup, ControllerState? parent) : ControllerState(controller, cgroup, parent)
 {
     internal readonly Dictionary<RdmaDevice, RdmaPool> Pools = new();
 
-    public override Controllers Controller => Controllers.Rdma;
-
-    internal override bool HasUsageLocked => Pools.Values.Any(p => p.Usage[0] != 0 || p.Usage[1] != 0);
+    protected internal override bool HasUsageLocked => Pools.Values.Any(p => p.Usage[0] != 0 || p.Usage[1] != 0);
 
     internal RdmaPool PoolLocked(RdmaDevice d)
     {
@@ -72,7 +70,7 @@ public sealed class RdmaState(Cgroup cgroup, ControllerState? parent) : Controll
     }
 
     /// <summary>Every pool goes, peaks and event counters included (kernel: rdmacg_css_free).</summary>
-    internal override void ReleaseLocked()
+    protected internal override void ReleaseLocked()
     {
         foreach (var d in Pools.Keys)
             d.StatesWithPools.Remove(this);
@@ -80,7 +78,7 @@ public sealed class RdmaState(Cgroup cgroup, ControllerState? parent) : Controll
     }
 
     /// <summary>Going offline resets every limit to max (kernel: rdmacg_css_offline).</summary>
-    internal override void OfflineLocked()
+    protected internal override void OfflineLocked()
     {
         foreach (var (d, pool) in Pools.ToArray())
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using CgFs.Accounting;
+using CgFs.Parsing;
 using CgFs.Control;
 
 namespace CgFs.Cli;
@@ -45,8 +46,8 @@ public static class HoldCommand
         {
             string request = want switch
             {
-                RdmaWant r => $"charge rdma {r.Device} {(r.Resource == RdmaResource.HcaHandle ? "hca_handle" : "hca_object")} {r.Amount}",
-                MiscWant m => $"charge misc {m.Name} {m.Amount}",
+                RdmaWant r => new ChargeRdma(r.Device, r.Resource, r.Amount).Format(),
+                MiscWant m => new ChargeMisc(m.Name, m.Amount).Format(),
                 _ => throw new InvalidOperationException(),
             };
             var (error, value, _) = client.Request(request);
@@ -71,17 +72,13 @@ public static class HoldCommand
                     var spec = Next();
                     int colon = spec.IndexOf(':');
                     if (colon <= 0)
-                        throw new CliException($"--rdma expects DEV:hca_handle=N,hca_object=M, got '{spec}'");
+                        throw new CliException($"--rdma expects DEV:{RdmaResources.Names[0]}=N,{RdmaResources.Names[1]}=M, got '{spec}'");
                     string device = spec[..colon];
                     foreach (var kv in spec[(colon + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries))
                     {
                         var parts = kv.Split('=');
-                        var resource = parts[0] switch
-                        {
-                            "hca_handle" => RdmaResource.HcaHandle,
-                            "hca_object" => RdmaResource.HcaObject,
-                            _ => throw new CliException($"--rdma: unknown resource '{parts[0]}' (hca_handle or hca_object)"),
-                        };
+                        var resource = RdmaResources.Find(parts[0])
+                            ?? throw new CliException($"--rdma: unknown resource '{parts[0]}' ({string.Join(" or ", RdmaResources.Names)})");
                         if (parts.Length != 2 || !int.TryParse(parts[1], out int n) || n < 0)
                             throw new CliException($"--rdma: '{kv}' needs a non-negative count");
                         if (n > 0)

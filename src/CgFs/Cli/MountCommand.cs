@@ -4,6 +4,7 @@ using CgFs.Accounting;
 using CgFs.Fuse;
 using CgFs.Host;
 using CgFs.Parsing;
+using CgFs.Membership;
 using CgFs.Tree;
 
 namespace CgFs.Cli;
@@ -39,8 +40,6 @@ public static class MountCommand
 
     private const string DaemonEnv = "CGFS_DAEMONIZED";
 
-    private sealed record Options(string MountPoint, bool Foreground, List<string> FuseOptions, List<ConfigEntry> Entries, int Threads, string? Log, string Control, string? State, bool RdmaLegacy);
-
     public static int Run(string[] args)
     {
         if (args.Any(a => a is "-h" or "--help"))
@@ -48,7 +47,7 @@ public static class MountCommand
             Console.WriteLine(Usage);
             return 0;
         }
-        var o = Parse(args);
+        var o = MountOptions.Parse(args);
         if (!Directory.Exists(o.MountPoint))
             throw new CliException($"mount point {o.MountPoint} does not exist");
         if (Mounter.IsMounted(o.MountPoint) && Answers(o.MountPoint))
@@ -58,77 +57,10 @@ public static class MountCommand
         return Daemonize(args, o);
     }
 
-    private static Options Parse(string[] args)
-    {
-        string? mountPoint = null, log = null, control = null, state = null;
-        bool foreground = false, explicitConfig = false, rdmaLegacy = false;
-        int threads = 2;
-        var fuseOptions = new List<string>();
-        var entries = new List<ConfigEntry>();
-        for (int i = 0; i < args.Length; i++)
-        {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new CliException($"{args[i]} needs a value");
-            switch (args[i])
-            {
-                case "-f":
-                    foreground = true;
-                    break;
-                case "-o":
-                    fuseOptions.AddRange(Next().Split(',', StringSplitOptions.RemoveEmptyEntries));
-                    break;
-                case "--rdma-device":
-                    entries.Add(new RdmaDeviceEntry(Next()));
-                    explicitConfig = true;
-                    break;
-                case "--misc":
-                    var m = ConfigGrammar.MiscOption(Next());
-                    entries.Add(m.Ok ? m.Value : throw new CliException($"--misc expects NAME=CAPACITY[,follow], got '{args[i]}'"));
-                    explicitConfig = true;
-                    break;
-                case "--config":
-                    var path = Next();
-                    if (!File.Exists(path))
-                        throw new CliException($"config file {path} not found");
-                    var (parsed, error) = ConfigGrammar.File(File.ReadAllText(path));
-                    if (error is not null)
-                        throw new CliException($"{path}: {error}");
-                    entries.AddRange(parsed);
-                    explicitConfig = true;
-                    break;
-                case "--threads":
-                    threads = int.TryParse(Next(), out int t) && t is > 0 and <= 64 ? t : throw new CliException("--threads expects 1..64");
-                    break;
-                case "--log":
-                    log = Next();
-                    break;
-                case "--control":
-                    control = Path.GetFullPath(Next());
-                    break;
-                case "--state":
-                    state = Path.GetFullPath(Next());
-                    break;
-                case "--rdma-legacy":
-                    rdmaLegacy = true;
-                    break;
-                default:
-                    if (args[i].StartsWith('-') || mountPoint is not null)
-                        throw new CliException($"unexpected argument '{args[i]}'\n\n{Usage}");
-                    mountPoint = args[i];
-                    break;
-            }
-        }
-        if (mountPoint is null)
-            throw new CliException($"missing MOUNTPOINT\n\n{Usage}");
-        if (!explicitConfig)
-            entries.AddRange([new RdmaDeviceEntry("mlx5_0"), new RdmaDeviceEntry("mlx5_1"), new MiscEntry("sev", 509, false), new MiscEntry("sev_es", 16, false)]);
-        return new Options(Path.GetFullPath(mountPoint), foreground, fuseOptions, entries, threads, log,
-            control ?? Control.ControlPaths.Default(mountPoint), state, rdmaLegacy);
-    }
-
     /// <summary>Re-executes with -f in a new session and waits (bounded) until the mount answers.
     /// The shell gives the daemon its final stdio before the runtime starts (a started .NET
     /// runtime keeps duplicates of its original stdout, which would hold the caller's pipes open).</summary>
-    private static int Daemonize(string[] args, Options o)
+    private static int Daemonize(string[] args, MountOptions o)
     {
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         psi.ArgumentList.Add("-c");
@@ -166,33 +98,18 @@ public static class MountCommand
         }
     }
 
-    private static int Serve(Options o)
+    /// <summary>Builds the mount (engine, journal, control socket), then serves /dev/fuse until unmounted.</summary>
+    private static int Serve(MountOptions o)
     {
         Action<string> log = MakeLog(o);
-        var engine = new Hierarchy();
-        // A non-empty state file is authoritative for devices and types: the options seed a new one.
-        bool restoring = o.State is not null && State.JournalFile.Read(o.State, out _).Count > 0;
-        if (restoring)
-            log($"restoring devices, types and the hierarchy from {o.State}; device and misc options are not applied again");
-        engine.Run(() =>
-        {
-            foreach (var e in restoring ? [] : o.Entries)
-            {
-                if (e is RdmaDeviceEntry d)
-                    engine.Rdma.RegisterLocked(ToKernel(d.Name));
-                else if (e is MiscEntry m)
-                    engine.Misc.SetCapacityLocked(ToKernel(m.Name), m.Capacity, m.Follow ? true : null);
-            }
-            return 0;
-        });
-        var processes = new Processes(engine, log);
-        using var events = ProcessEvents.TryStart(engine, log);
-        processes.ForkEventsAvailable = events is not null;
-        var fs = new CgroupFileSystem(engine, processes, log, Interop.Sys.GetEUid(), Interop.Sys.GetEGid()) { RdmaLegacy = o.RdmaLegacy };
+        var stack = CgfsStack.Create(options: new ViewOptions(o.RdmaLegacy), log: log, ownerUid: Interop.Sys.GetEUid(), ownerGid: Interop.Sys.GetEGid());
+        Configure(stack.Engine, o, log);
+        using var events = ProcessEvents.TryStart(stack.Membership, log);
+        stack.Membership.ForkEventsAvailable = events is not null;
         Control.ControlServer control;
         try
         {
-            control = new Control.ControlServer(o.Control, o.MountPoint, engine, processes, Interop.Sys.GetEUid(), log);
+            control = new Control.ControlServer(o.Control, stack.ControlRequests(Interop.Sys.GetEUid(), o.MountPoint), stack.Engine, stack.Membership, log);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
         {
@@ -204,18 +121,47 @@ public static class MountCommand
         {
             try
             {
-                journal = State.StateJournal.Open(o.State, fs, log);
+                journal = stack.OpenJournal(o.State);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 return Program.Fail($"state {o.State}: {e.Message}");
             }
-            control.Journal = journal;
             // Children of restored processes forked while we were down are born where their parents are.
-            processes.InferAllChildren();
+            stack.Membership.InferAllChildren();
         }
         using var journalScope = journal;
+        return ServeMounted(o, stack, log);
+    }
 
+    /// <summary>Devices and misc types from the options; a non-empty state file is authoritative
+    /// for them instead (the options only seed a new one).</summary>
+    private static void Configure(Hierarchy engine, MountOptions o, Action<string> log)
+    {
+        if (o.State is not null && State.JournalFile.Read(o.State, out _).Count > 0)
+        {
+            log($"restoring devices, types and the hierarchy from {o.State}; device and misc options are not applied again");
+            return;
+        }
+        var rdma = engine.Get<RdmaController>();
+        var misc = engine.Get<MiscController>();
+        engine.Run(() =>
+        {
+            foreach (var e in o.Entries)
+            {
+                if (e is RdmaDeviceEntry d)
+                    rdma.RegisterLocked(ToKernel(d.Name));
+                else if (e is MiscEntry m)
+                    misc.SetCapacityLocked(ToKernel(m.Name), m.Capacity, m.Follow ? true : null);
+            }
+            return 0;
+        });
+    }
+
+    /// <summary>Mounts, serves requests on <see cref="MountOptions.Threads"/> threads until unmounted
+    /// (by a signal or fusermount3 -u), and closes the device.</summary>
+    private static int ServeMounted(MountOptions o, CgfsStack stack, Action<string> log)
+    {
         Mounter.Mounted mounted;
         try
         {
@@ -225,8 +171,8 @@ public static class MountCommand
         {
             return Program.Fail(e.Message);
         }
-        var session = new Session(mounted.Fd, fs, log);
-        fs.Waiters.Notifier = session;
+        var session = new Session(mounted.Fd, stack.Fs, log);
+        stack.Fs.Waiters.Notifier = session;
 
         void Stop(PosixSignalContext ctx)
         {
@@ -237,7 +183,7 @@ public static class MountCommand
         using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Stop);
         // Exit detection safety net: the connector can drop events (ENOBUFS) or be unavailable.
-        using var reaper = new Timer(_ => SafeRefresh(processes, log), null, 1000, 1000);
+        using var reaper = new Timer(_ => SafeRefresh(stack.Membership, log), null, 1000, 1000);
 
         session.Run(o.Threads);
         Interop.Sys.Close(mounted.Fd);
@@ -246,11 +192,11 @@ public static class MountCommand
         return 0;
     }
 
-    private static void SafeRefresh(Processes processes, Action<string> log)
+    private static void SafeRefresh(IMembership membership, Action<string> log)
     {
         try
         {
-            processes.Refresh();
+            membership.Refresh();
         }
         catch (Exception e)
         {
@@ -262,7 +208,7 @@ public static class MountCommand
     private static string ToKernel(string s) => KernelText.Bytes.GetString(System.Text.Encoding.UTF8.GetBytes(s));
 
     /// <summary>In daemon mode: a new session, so the daemon outlives the caller's terminal.</summary>
-    private static Action<string> MakeLog(Options o)
+    private static Action<string> MakeLog(MountOptions o)
     {
         if (Environment.GetEnvironmentVariable(DaemonEnv) == "1")
             Interop.Sys.SetSid();

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using CgFs.Accounting;
+using CgFs.Membership;
 
 namespace CgFs.Host;
 
@@ -7,7 +8,7 @@ namespace CgFs.Host;
 /// Fork and exit events from the kernel's process-event connector (NETLINK_CONNECTOR, proc
 /// events). Needs CAP_NET_ADMIN; without it <see cref="TryStart"/> returns null and cgfs falls
 /// back to procfs scans (liveness at read time, parent-chain inference for unknown pids).
-/// Events are applied to the engine on this listener's own thread; exits wake pollers.
+/// Events go to the membership service on this listener's own thread; exits wake pollers.
 /// </summary>
 public sealed unsafe class ProcessEvents : IDisposable
 {
@@ -18,18 +19,20 @@ public sealed unsafe class ProcessEvents : IDisposable
     private const int NlMsgHdrSize = 16, CnMsgSize = 20;
 
     private readonly int _fd;
-    private readonly Hierarchy _engine;
+    private readonly IMembership _membership;
+    private readonly Action<string> _log;
     private readonly Thread _thread;
     private volatile bool _stopped;
 
-    private ProcessEvents(int fd, Hierarchy engine)
+    private ProcessEvents(int fd, IMembership membership, Action<string> log)
     {
         _fd = fd;
-        _engine = engine;
+        _membership = membership;
+        _log = log;
         _thread = new Thread(Loop) { IsBackground = true, Name = "proc-events" };
     }
 
-    public static ProcessEvents? TryStart(Hierarchy engine, Action<string> log)
+    public static ProcessEvents? TryStart(IMembership membership, Action<string> log)
     {
         int fd = Interop.Sys.Socket(Interop.Sys.AF_NETLINK, Interop.Sys.SOCK_DGRAM | Interop.Sys.SOCK_CLOEXEC, NETLINK_CONNECTOR);
         if (fd < 0)
@@ -47,7 +50,7 @@ public sealed unsafe class ProcessEvents : IDisposable
             Interop.Sys.Close(fd);
             return null;
         }
-        var events = new ProcessEvents(fd, engine);
+        var events = new ProcessEvents(fd, membership, log);
         events._thread.Start();
         return events;
     }
@@ -78,8 +81,8 @@ public sealed unsafe class ProcessEvents : IDisposable
                 nint n = Interop.Sys.Recv(_fd, b, buffer.Length, 0);
                 if (n <= 0)
                 {
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (n < 0 && errno is 4 or 105) // EINTR; ENOBUFS: events were lost, procfs scans repair
+                    var errno = (Errno)Marshal.GetLastPInvokeError();
+                    if (n < 0 && errno is Errno.EINTR or Errno.ENOBUFS) // ENOBUFS: events were lost, procfs scans repair
                         continue;
                     return;
                 }
@@ -107,26 +110,23 @@ public sealed unsafe class ProcessEvents : IDisposable
             {
                 int parentPid = data[0], parentTgid = data[1], childPid = data[2], childTgid = data[3];
                 if (childPid == childTgid)
-                {
-                    var stat = ProcFs.ReadStat(childPid);
-                    var key = new ProcessKey(childPid, stat?.StartTime ?? 0);
-                    _engine.Run(() => { _engine.ForkLocked(parentTgid, parentPid, key); return 0; });
-                }
+                    _membership.Forked(parentTgid, parentPid, childPid);
                 else
-                    _engine.Run(() => { _engine.ThreadCreatedLocked(childTgid, parentPid, childPid); return 0; });
+                    _membership.ThreadCreated(childTgid, parentPid, childPid);
             }
             else if (what == PROC_EVENT_EXIT)
             {
                 int pid = data[0], tgid = data[1];
                 if (pid == tgid)
-                    _engine.Run(() => { _engine.ExitLocked(new ProcessKey(pid, 0)); return 0; });
+                    _membership.Exited(pid);
                 else
-                    _engine.Run(() => { _engine.ThreadExitLocked(tgid, pid); return 0; });
+                    _membership.ThreadExited(tgid, pid);
             }
         }
-        catch (Exception)
+        catch (Exception e)
         {
-            // A process that vanished between event and lookup: nothing to record.
+            // A bug: the event is lost (the next liveness scan repairs membership), the listener lives on.
+            _log($"bug: process event {what:x} threw {e}");
         }
     }
 

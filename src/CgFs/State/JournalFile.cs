@@ -50,7 +50,7 @@ public sealed class JournalFile : IDisposable
         }
     }
 
-    public static string Describe(Errno e) => $"{e} ({Marshal.GetPInvokeErrorMessage((int)e)})";
+    public static string Describe(Errno e) => Errnos.Describe(e);
 
     /// <summary>The intact records of a journal file (none if it does not exist).</summary>
     public static List<string> Read(string path, out int dropped)

@@ -1,5 +1,6 @@
 using System.Text;
 using CgFs.Accounting;
+using CgFs.Parsing;
 using CgFs.Fuse;
 using CgFs.Host;
 
@@ -85,7 +86,7 @@ public sealed partial class CgroupFileSystem
             }
             bool owner = (set.Valid & (Fuse.Fuse.FattrMode | Fuse.Fuse.FattrUid | Fuse.Fuse.FattrGid)) != 0;
             var e = owner
-                ? State.StateJournal.Commit(Journal, () => State.StateJournal.MetaRecord(n.Dir.Cgroup, target, next.Mode, next.Uid, next.Gid), Apply)
+                ? _changes.Commit(() => new MetaRecord(n.Dir.Cgroup.Id, target, next.Mode, next.Uid, next.Gid), Apply)
                 : Apply();
             if (e != Errno.Ok)
                 return (int)e;
@@ -97,12 +98,12 @@ public sealed partial class CgroupFileSystem
     /// <summary>Files created when a controller is enabled belong to the writer of the parent's
     /// cgroup.subtree_control (spec core.md 1.2); disabled controllers' files are gone, and so
     /// must be the kernel's cached entries for them.</summary>
-    public void ControllerFilesChanged(IEnumerable<Cgroup> children, Controllers enabled, Controllers disabled, uint uid, uint gid)
+    public void ControllerFilesChanged(IEnumerable<Cgroup> children, ControllerMask enabled, ControllerMask disabled, uint uid, uint gid)
     {
         long now = NowNs();
         children = children.ToArray();
-        if (disabled != Controllers.None)
-            InvalidateCached(children, f => (disabled & f.Controller) != 0);
+        if (!disabled.IsEmpty)
+            InvalidateCached(children, f => f.Controller is { } c && disabled.Has(c));
         lock (_metaLock)
         {
             foreach (var child in children)
@@ -111,9 +112,11 @@ public sealed partial class CgroupFileSystem
                     continue;
                 foreach (var f in Files)
                 {
-                    if ((disabled & f.Controller) != 0)
+                    if (f.Controller is not { } owner)
+                        continue;
+                    if (disabled.Has(owner))
                         d.FileMetas?.Remove(f.Name);
-                    else if ((enabled & f.Controller) != 0)
+                    else if (enabled.Has(owner))
                     {
                         d.FileMetas ??= new Dictionary<string, Meta>(StringComparer.Ordinal);
                         d.FileMetas[f.Name] = new Meta(f.Mode, uid, gid, now);
@@ -200,7 +203,7 @@ public sealed partial class CgroupFileSystem
         if (XattrTarget(node, name, forWrite: true, out var m, out var cgroup, out var target) is var e && e != Errno.Ok)
             return (int)e;
         var copy = value.ToArray();
-        return (int)State.StateJournal.Commit(Journal, () => State.StateJournal.XattrRecord(cgroup, target, name, copy), () =>
+        return (int)_changes.Commit(() => new XattrRecord(cgroup.Id, target, name, copy), () =>
         {
             lock (_metaLock)
             {
@@ -230,7 +233,7 @@ public sealed partial class CgroupFileSystem
     {
         if (XattrTarget(node, name, forWrite: false, out var m, out var cgroup, out var target) is var e && e != Errno.Ok)
             return (int)e;
-        return (int)State.StateJournal.Commit(Journal, () => State.StateJournal.XattrRecord(cgroup, target, name, null), () =>
+        return (int)_changes.Commit(() => new XattrRecord(cgroup.Id, target, name, null), () =>
         {
             lock (_metaLock)
                 return m.Xattrs is null || !m.Xattrs.Remove(name) ? Errno.ENODATA : Errno.Ok;

@@ -2,6 +2,7 @@ using System.Text;
 using CgFs.Accounting;
 using CgFs.Fuse;
 using CgFs.Host;
+using CgFs.Parsing;
 
 namespace CgFs.Tree;
 
@@ -23,7 +24,7 @@ public sealed partial class CgroupFileSystem
                 return (int)Errno.EISDIR;
             fn = f;
             var (present, s) = Engine.Run(() => (PresentLocked(f.File, f.Dir),
-                f.File.Controller == Controllers.None ? null : Engine.StateLocked(f.Dir.Cgroup, f.File.Controller)));
+                f.File.Controller is null ? null : Engine.StateLocked(f.Dir.Cgroup, f.File.Controller)));
             if (!present)
                 return (int)Errno.ENOENT;
             state = s;
@@ -40,10 +41,10 @@ public sealed partial class CgroupFileSystem
     /// disabled, PSI hidden): kernfs then answers ENODEV (spec core.md 7).</summary>
     private bool Dead(OpenFile f) => Engine.Run(() =>
         !PresentLocked(f.Node.File, f.Node.Dir) ||
-        f.Node.File.Controller != Controllers.None && !ReferenceEquals(Engine.StateLocked(f.Node.Dir.Cgroup, f.Node.File.Controller), f.State));
+        f.Node.File.Controller is { } owner && !ReferenceEquals(Engine.StateLocked(f.Node.Dir.Cgroup, owner), f.State));
 
     private FileContext Context(OpenFile f, in Caller c) =>
-        new(this, f.Node.Dir.Cgroup, f.Node.Dir, f.State, c.Tid, c.Uid, c.Gid, f.Opener);
+        new(f.Node.Dir.Cgroup, f.Node.Dir, f.State, new Writer(c.Tid, c.Uid, c.Gid), f.Opener, Services);
 
     /// <summary>A read at offset 0 renders the current state; later offsets continue that snapshot (seq_file).</summary>
     public int Read(in Caller c, ulong node, ulong fh, long offset, int size, out ReadOnlyMemory<byte> data)
@@ -92,8 +93,7 @@ public sealed partial class CgroupFileSystem
         var context = Context(f, c);
         var (uid, gid) = (c.Uid, c.Gid);
         return (int)(file.Journaled
-            ? State.StateJournal.Commit(Journal, () => State.StateJournal.WriteRecord(context.Cgroup, file.Name, uid, gid, text),
-                () => file.Write(context, text))
+            ? _changes.Commit(() => new WriteRecord(context.Cgroup.Id, file.Name, uid, gid, text), () => file.Write(context, text))
             : file.Write(context, text));
     }
 

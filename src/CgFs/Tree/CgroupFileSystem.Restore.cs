@@ -29,42 +29,52 @@ public sealed partial class CgroupFileSystem
     {
         if (!FilesByName.TryGetValue(fileName, out var f) || f.File.Write is null || c.ViewState is not CgroupDir d)
             return Errno.ENOENT;
-        var state = f.File.Controller == Controllers.None ? null : Engine.Run(() => Engine.StateLocked(c, f.File.Controller));
-        if (f.File.Controller != Controllers.None && state is null)
+        var state = f.File.Controller is { } owner ? Engine.Run(() => Engine.StateLocked(c, owner)) : null;
+        if (f.File.Controller is not null && state is null)
             return Errno.ENOENT;
-        return f.File.Write(new FileContext(this, c, d, state, 0, uid, gid, Credentials.Root), text);
+        return f.File.Write(new FileContext(c, d, state, new Writer(0, uid, gid), Credentials.Root, Services), text);
     }
 
     /// <summary>The attributes of "." (the directory) or of a named file of a cgroup; needs the meta lock.</summary>
-    private static Meta? TargetMetaLocked(Cgroup c, string target) =>
+    private Meta? TargetMetaLocked(Cgroup c, string target) =>
         c.ViewState is not CgroupDir d ? null
         : target == "." ? d.Meta
         : FilesByName.TryGetValue(target, out var f) ? d.MutableFileMeta(f.File) : null;
 
-    public void RestoreMeta(Cgroup c, string target, uint mode, uint uid, uint gid)
+    public bool RestoreMeta(Cgroup c, string target, uint mode, uint uid, uint gid)
     {
         lock (_metaLock)
-            if (TargetMetaLocked(c, target) is { } m)
-                (m.Mode, m.Uid, m.Gid) = (mode, uid, gid);
+        {
+            if (TargetMetaLocked(c, target) is not { } m)
+                return false;
+            (m.Mode, m.Uid, m.Gid) = (mode, uid, gid);
+            return true;
+        }
     }
 
-    public void RestoreXattr(Cgroup c, string target, string name, byte[]? value)
+    /// <summary>Sets an extended attribute, or removes it when <paramref name="value"/> is null.</summary>
+    public bool RestoreXattr(Cgroup c, string target, string name, byte[]? value)
     {
         lock (_metaLock)
         {
             var m = TargetMetaLocked(c, target);
             if (m is null)
-                return;
+                return false;
             m.Xattrs ??= new Dictionary<string, byte[]>(StringComparer.Ordinal);
             if (value is null)
                 m.Xattrs.Remove(name);
             else
                 m.Xattrs[name] = value;
+            return true;
         }
     }
 
-    /// <summary>What the view adds to a cgroup's engine state: owners, modes, xattrs, PSI visibility.</summary>
-    public (uint CreatorUid, uint CreatorGid, bool Pressure, List<(string Target, uint Mode, uint Uid, uint Gid, Dictionary<string, byte[]>? Xattrs)> Metas) ViewOf(Cgroup c)
+    /// <summary>What the view adds to a cgroup's engine state: its creator, PSI visibility, and the
+    /// attributes of "." (first) and of files that differ from their defaults.</summary>
+    public sealed record CgroupView(uint CreatorUid, uint CreatorGid, bool Pressure,
+        List<(string Target, uint Mode, uint Uid, uint Gid, Dictionary<string, byte[]>? Xattrs)> Metas);
+
+    public CgroupView ViewOf(Cgroup c)
     {
         var d = (CgroupDir)c.ViewState!;
         lock (_metaLock)
@@ -73,7 +83,7 @@ public sealed partial class CgroupFileSystem
             if (d.FileMetas is not null)
                 foreach (var (name, m) in d.FileMetas)
                     metas.Add((name, m.Mode, m.Uid, m.Gid, m.Xattrs is null ? null : new(m.Xattrs)));
-            return (d.CreatorUid, d.CreatorGid, d.PressureVisible, metas);
+            return new CgroupView(d.CreatorUid, d.CreatorGid, d.PressureVisible, metas);
         }
     }
 }

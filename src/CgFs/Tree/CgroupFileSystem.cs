@@ -2,6 +2,9 @@ using System.Collections.Concurrent;
 using CgFs.Accounting;
 using CgFs.Fuse;
 using CgFs.Host;
+using CgFs.Membership;
+using CgFs.Parsing;
+using CgFs.Tree.Core;
 
 namespace CgFs.Tree;
 
@@ -16,7 +19,7 @@ namespace CgFs.Tree;
 /// taken before the engine lock; <see cref="_metaLock"/> guards attributes and xattrs and is a
 /// leaf, because migration consults cgroup.procs modes while holding the engine lock.
 /// </summary>
-public sealed partial class CgroupFileSystem : IFuseFileSystem
+public sealed partial class CgroupFileSystem : IFuseFileSystem, IViewEffects
 {
     private const uint S_IFDIR = 0x4000, S_IFREG = 0x8000;
     private const int O_ACCMODE = 3, O_RDONLY = 0;
@@ -25,10 +28,8 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem
     private const int XATTR_CREATE = 1, XATTR_REPLACE = 2;
     private const int MaxWriteBytes = 4096;
 
-    public static readonly InterfaceFile[] Files = [.. CoreFiles.All, .. RdmaFiles.All, .. MiscFiles.All];
-    private static readonly Dictionary<string, (InterfaceFile File, int Index)> FilesByName =
-        Files.Select((f, i) => (f, i)).ToDictionary(x => x.f.Name, x => x, StringComparer.Ordinal);
-    private static readonly InterfaceFile ProcsFile = FilesByName["cgroup.procs"].File;
+    /// <summary>Inode numbers keep the file's index in their low 6 bits.</summary>
+    private const int MaxFiles = 63;
 
     private readonly Dictionary<ulong, Node> _nodes = new();
     private readonly object _metaLock = new();
@@ -38,14 +39,22 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem
     private ulong _nextNode = Fuse.Fuse.RootId + 1;
     private long _nextFh;
 
+    /// <param name="plugins">The registered controllers' contributions, in the engine's controller order.</param>
     /// <param name="ownerUid">Who mounted: root's cgroup is root:root 0555 as in the kernel (root
     /// passes permission checks anyway); an unprivileged owner gets 0755 and owns the root's
     /// files, or it could not create a single cgroup in its own mount.</param>
-    public CgroupFileSystem(Hierarchy engine, Processes processes, Action<string> log, uint ownerUid = 0, uint ownerGid = 0)
+    public CgroupFileSystem(Hierarchy engine, IReadOnlyList<ControllerPlugin> plugins, IMembership membership, IChangeLog changes,
+        ViewOptions options, Action<string> log, uint ownerUid = 0, uint ownerGid = 0)
     {
         Engine = engine;
-        Processes = processes;
         _log = log;
+        _changes = changes;
+        Files = [.. CoreFiles.All, .. plugins.SelectMany(p => p.Files)];
+        if (Files.Length > MaxFiles)
+            throw new ArgumentException($"at most {MaxFiles} interface files", nameof(plugins));
+        FilesByName = Files.Select((f, i) => (f, i)).ToDictionary(x => x.f.Name, x => x, StringComparer.Ordinal);
+        ProcsFile = FilesByName["cgroup.procs"].File;
+        Services = new FileServices(engine, membership, changes, options, this);
         long now = NowNs();
         uint rootMode = ownerUid == 0 ? 0b101_101_101u : 0b111_101_101u;
         var root = new CgroupDir(engine.Root, new Meta(rootMode, ownerUid, ownerGid, now))
@@ -59,14 +68,18 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem
     }
 
     public Hierarchy Engine { get; }
-    public Processes Processes { get; }
     public PollWaiters Waiters { get; } = new();
-    /// <summary>Emulate the rdma interface of kernels 4.11–7.1: the legacy rdma.max parser, and no
-    /// rdma.peak / rdma.events / rdma.events.local files (--rdma-legacy).</summary>
-    public bool RdmaLegacy { get; init; }
-
+    /// <summary>What handlers may use (they never see this filesystem).</summary>
+    public FileServices Services { get; }
+    /// <summary>Core files, then each controller's, in registry order.</summary>
+    public InterfaceFile[] Files { get; }
+    private readonly Dictionary<string, (InterfaceFile File, int Index)> FilesByName;
+    private readonly InterfaceFile ProcsFile;
     /// <summary>Where acknowledged changes are recorded for a restart (--state), if anywhere.</summary>
-    public State.StateJournal? Journal { get; set; }
+    private readonly IChangeLog _changes;
+
+    /// <summary>Emulate the rdma interface of kernels 4.11–7.1 (--rdma-legacy): no 7.2 files.</summary>
+    private bool Legacy => Services.Options.RdmaLegacy;
 
     private sealed class OpenFile(FileNode node, ControllerState? state, Credentials opener, int flags)
     {
@@ -95,9 +108,9 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem
             return false;
         if (f.Placement == Placement.RootOnly && !c.IsRoot || f.Placement == Placement.NotOnRoot && c.IsRoot)
             return false;
-        if (f.IsPressure && !d.PressureVisible || f.Since72 && RdmaLegacy)
+        if (f.IsPressure && !d.PressureVisible || f.Since72 && Legacy)
             return false;
-        return f.Controller == Controllers.None || Engine.StateLocked(c, f.Controller) is not null;
+        return f.Controller is null || Engine.StateLocked(c, f.Controller) is not null;
     }
 
     // ---- name space -------------------------------------------------------------------------
@@ -182,8 +195,8 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem
             if (DirLocked(parent, out var dir) is var err && err != Errno.Ok)
                 return (int)err;
             Entry made = default;
-            var e = State.StateJournal.Commit(Journal,
-                () => State.StateJournal.MkdirRecord(Engine.Run(() => Engine.NextIdLocked), dir.Cgroup.Id, mode & 0xFFF, uid, gid, name),
+            var e = _changes.Commit(
+                () => new MkdirRecord(Engine.Run(() => Engine.NextIdLocked), dir.Cgroup.Id, mode & 0xFFF, uid, gid, name),
                 () => MkdirLocked(dir, name, mode, uid, gid, out made));
             entry = made;
             return (int)e;
@@ -224,7 +237,7 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem
                 return (int)err;
             var target = Engine.Run(() => Engine.ChildLocked(dir.Cgroup, name));
             if (target is not null)
-                Processes.Refresh(target);
+                Services.Membership.Refresh(target);
             Errno Remove() => Engine.Run(() =>
             {
                 var child = Engine.ChildLocked(dir.Cgroup, name);
@@ -236,11 +249,11 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem
                 return r;
             });
             // Only an existing child is worth a record; the node lock keeps it the one removed.
-            var e = target is null ? Remove() : State.StateJournal.Commit(Journal, () => State.StateJournal.RmdirRecord(target), Remove);
+            var e = target is null ? Remove() : _changes.Commit(() => new RmdirRecord(target.Id), Remove);
             if (e != Errno.Ok)
                 return (int)e;
         }
-        Waiters.WakeAll(removed!);
+        Waiters.WakeAll(removed!, Engine.Notifiers);
         // Cached entries of its files would pin their nodes (and so the cgroup) until the kernel
         // reclaims dentries; unhashed, they go — and FORGET comes — when the last descriptor closes.
         // Not awaited: the kernel holds the directory's lock until this rmdir is answered.

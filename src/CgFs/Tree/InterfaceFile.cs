@@ -1,5 +1,6 @@
 using CgFs.Accounting;
 using CgFs.Host;
+using CgFs.Membership;
 
 namespace CgFs.Tree;
 
@@ -13,29 +14,62 @@ public readonly record struct Rendered(Errno Error, string Text)
     public static implicit operator Rendered(Errno e) => new(e, "");
 }
 
-/// <summary>Everything a renderer or write handler may use: the cgroup, the controller state the
-/// descriptor was opened against, who is writing and with what credentials it opened the file.</summary>
-public sealed record FileContext(CgroupFileSystem Fs, Cgroup Cgroup, CgroupDir Dir, ControllerState? State, int WriterTid, uint WriterUid, uint WriterGid, Credentials Opener)
+/// <summary>Who is writing: the calling thread and the credentials of this request.</summary>
+public readonly record struct Writer(int Tid, uint Uid, uint Gid);
+
+/// <summary>Mount-wide choices a file handler may depend on.</summary>
+public sealed record ViewOptions(bool RdmaLegacy = false)
 {
-    public Hierarchy Engine => Fs.Engine;
+    public static readonly ViewOptions Default = new();
+}
+
+/// <summary>What the view does for handlers: the few operations on the directory tree that a
+/// write can cause, and the migration permission check that needs the view's modes.</summary>
+public interface IViewEffects
+{
+    /// <summary>Asks the kernel to forget cached entries of files that just disappeared.</summary>
+    void InvalidateCached(IEnumerable<Cgroup> cgroups, Func<InterfaceFile, bool> gone, TimeSpan? wait = null);
+
+    /// <summary>Controllers were enabled or disabled in <paramref name="children"/>' parent.</summary>
+    void ControllerFilesChanged(IEnumerable<Cgroup> children, ControllerMask enabled, ControllerMask disabled, uint uid, uint gid);
+
+    /// <summary>Whether <paramref name="who"/> may write cgroup.procs of <paramref name="g"/> (spec core.md 5.1).</summary>
+    bool MayWriteProcs(Cgroup g, Credentials who);
+}
+
+/// <summary>The services file handlers use, one set per mount.</summary>
+public sealed record FileServices(Hierarchy Engine, IMembership Membership, IChangeLog Changes, ViewOptions Options, IViewEffects View);
+
+/// <summary>Everything a renderer or write handler may use: the cgroup, the controller state the
+/// descriptor was opened against, who is writing, with what credentials the file was opened, and
+/// the mount's services.</summary>
+public sealed record FileContext(Cgroup Cgroup, CgroupDir Dir, ControllerState? State, Writer Writer, Credentials Opener, FileServices Services)
+{
+    public Hierarchy Engine => Services.Engine;
 }
 
 /// <summary>
 /// One interface file, declared as data (like gVisor's cgroup2fs tables): its name, mode,
-/// placement, owning controller (files exist only where that controller has state), how it
-/// renders, how writes are handled (null: read-only, root's writes get EINVAL), the notifier
-/// whose changes make pollers see POLLPRI, whether it first appeared in kernel 7.2 (absent
-/// when a mount emulates an older kernel), and whether a write is journaled as written (--state;
-/// migrations journal the process they moved instead, cgroup.kill nothing).
+/// placement, owning controller (null: a core file; otherwise the file exists only where that
+/// controller has state), how it renders, how writes are handled (null: read-only, root's writes
+/// get EINVAL), the notifier whose changes make pollers see POLLPRI, whether it first appeared in
+/// kernel 7.2 (absent when a mount emulates an older kernel), and whether a write is journaled as
+/// written (--state; migrations journal the process they moved instead, cgroup.kill nothing).
 /// </summary>
 public sealed record InterfaceFile(
     string Name,
     uint Mode,
     Placement Placement,
-    Controllers Controller,
+    Controller? Controller,
     Func<FileContext, Rendered>? Render,
     Func<FileContext, string, Errno>? Write,
     Notifier? Notifies = null,
     bool IsPressure = false,
     bool Since72 = false,
-    bool Journaled = true);
+    bool Journaled = true)
+{
+    /// <summary>rw-r--r--: a writable interface file.</summary>
+    public const uint ReadWrite = 0b110_100_100;
+    /// <summary>r--r--r--: a read-only interface file.</summary>
+    public const uint ReadOnly = 0b100_100_100;
+}

@@ -58,6 +58,6 @@ public sealed class PollWaiters
             Notifier?.NotifyPoll(kh);
     }
 
-    /// <summary>A removed cgroup: every waiter on it must wake and see POLLERR.</summary>
-    public void WakeAll(Cgroup c) => Wake(Enum.GetValues<Notifier>().Select(n => new Change(c, n)));
+    /// <summary>A removed cgroup: every waiter on any of its notifying files must wake and see POLLERR.</summary>
+    public void WakeAll(Cgroup c, IEnumerable<Notifier> files) => Wake(files.Select(n => new Change(c, n)));
 }

@@ -5,6 +5,17 @@ namespace CgFs.Tests.Accounting;
 /// <summary>Small helpers to drive the engine the way the view does (under its lock).</summary>
 internal static class EngineHarness
 {
+    /// <summary>An engine with cgfs's controllers in registry order (rdma, misc).</summary>
+    public static Hierarchy New() => new([new RdmaController(), new MiscController()]);
+
+    extension(Hierarchy h)
+    {
+        public RdmaController Rdma => h.Get<RdmaController>();
+        public MiscController Misc => h.Get<MiscController>();
+        public ControllerMask RdmaBit => h.Get<RdmaController>().Mask;
+        public ControllerMask MiscBit => h.Get<MiscController>().Mask;
+    }
+
     public static T Do<T>(this Hierarchy h, Func<T> f) => h.Run(f);
 
     public static Cgroup Mkdir(this Hierarchy h, Cgroup parent, string name)
@@ -13,12 +24,12 @@ internal static class EngineHarness
         return e ?? throw new InvalidOperationException($"mkdir {name} failed");
     }
 
-    public static Errno Enable(this Hierarchy h, Cgroup c, Controllers ctrl) =>
-        h.Run(() => h.WriteSubtreeControlLocked(c, ctrl, Controllers.None));
+    public static Errno Enable(this Hierarchy h, Cgroup c, ControllerMask ctrl) =>
+        h.Run(() => h.WriteSubtreeControlLocked(c, ctrl, ControllerMask.None));
 
-    public static RdmaState Rdma(this Hierarchy h, Cgroup c) => (RdmaState)h.Run(() => h.EffectiveStateLocked(c, Controllers.Rdma));
+    public static RdmaState RdmaOf(this Hierarchy h, Cgroup c) => (RdmaState)h.Run(() => h.EffectiveStateLocked(c, h.Rdma));
 
-    public static MiscState Misc(this Hierarchy h, Cgroup c) => (MiscState)h.Run(() => h.EffectiveStateLocked(c, Controllers.Misc));
+    public static MiscState MiscOf(this Hierarchy h, Cgroup c) => (MiscState)h.Run(() => h.EffectiveStateLocked(c, h.Misc));
 
     public static RdmaRow Row(this Hierarchy h, RdmaState s, string device) =>
         h.Run(() => h.Rdma.RowsLocked(s)).Single(r => r.Device == device);

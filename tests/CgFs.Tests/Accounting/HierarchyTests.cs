@@ -10,7 +10,7 @@ public sealed class HierarchyTests
     [Test]
     public void PopulatedPropagatesUpAndNotifiesEachFlip()
     {
-        var h = new Hierarchy();
+        var h = EngineHarness.New();
         var a = h.Mkdir(h.Root, "A");
         var b = h.Mkdir(a, "B");
         var changes = new List<Change>();
@@ -27,7 +27,7 @@ public sealed class HierarchyTests
     [Test]
     public void MovingAProcessWhereItAlreadyIsChangesAndNotifiesNothing()
     {
-        var h = new Hierarchy();
+        var h = EngineHarness.New();
         var a = h.Mkdir(h.Root, "A");
         h.Do(() => h.MigrateProcessLocked(P, a, EngineHarness.Yes));
         var changes = new List<Change>();
@@ -40,7 +40,7 @@ public sealed class HierarchyTests
     [Test]
     public void ForkIsBornWhereTheParentIsAndPidReuseIsDetected()
     {
-        var h = new Hierarchy();
+        var h = EngineHarness.New();
         var a = h.Mkdir(h.Root, "A");
         h.Do(() => h.MigrateProcessLocked(P, a, EngineHarness.Yes));
         var child = new ProcessKey(1001, 90);
@@ -49,7 +49,7 @@ public sealed class HierarchyTests
         Assert.That(h.Do(() => h.RecordedProcsLocked(a)), Is.EquivalentTo(new[] { P.Pid, child.Pid }));
         h.Do(() => { h.ExitLocked(new ProcessKey(child.Pid, 12345)); return 0; });
         Assert.That(h.Do(() => h.IsMemberLocked(child.Pid)), Is.True, "an exit of another process with the same pid changes nothing");
-        h.Do(() => { h.PruneLocked(k => k != child); return 0; });
+        h.Do(() => { h.ExitLocked(child); return 0; });
         Assert.That(h.Do(() => h.IsMemberLocked(child.Pid)), Is.False);
         var reused = new ProcessKey(P.Pid, 999);
         Assert.That(h.Do(() => h.MigrateProcessLocked(reused, h.Root, g => g.IsRoot)), Is.EqualTo(Errno.Ok),
@@ -60,7 +60,7 @@ public sealed class HierarchyTests
     [Test]
     public void MigrationPermissionIsCheckedAtTheCommonAncestor()
     {
-        var h = new Hierarchy();
+        var h = EngineHarness.New();
         var d = h.Mkdir(h.Root, "D");
         var x = h.Mkdir(d, "x");
         var y = h.Mkdir(d, "y");
@@ -78,7 +78,7 @@ public sealed class HierarchyTests
     [Test]
     public void RmdirRules()
     {
-        var h = new Hierarchy();
+        var h = EngineHarness.New();
         var a = h.Mkdir(h.Root, "A");
         var b = h.Mkdir(a, "B");
         Assert.That(h.Do(() => h.RmdirLocked(a)), Is.EqualTo(Errno.EBUSY));
@@ -94,7 +94,7 @@ public sealed class HierarchyTests
     [Test]
     public void FreezeIsEffectiveDownTheSubtreeAndAccumulatesTime()
     {
-        var h = new Hierarchy();
+        var h = EngineHarness.New();
         var a = h.Mkdir(h.Root, "A");
         var b = h.Mkdir(a, "B");
         h.Do(() => h.SetFreezeLocked(a, true));

@@ -14,7 +14,7 @@ public sealed class LifetimeTests
 
     private static Hierarchy Setup()
     {
-        var h = new Hierarchy();
+        var h = EngineHarness.New();
         h.Do(() =>
         {
             h.Rdma.RegisterLocked(Dev);
@@ -22,7 +22,7 @@ public sealed class LifetimeTests
             h.Misc.SetCapacityLocked("ioasid", 64, follow: true);
             return 0;
         });
-        Assert.That(h.Run(() => h.WriteSubtreeControlLocked(h.Root, Controllers.All, Controllers.None)), Is.EqualTo(Errno.Ok));
+        Assert.That(h.Run(() => h.WriteSubtreeControlLocked(h.Root, h.AllControllers, ControllerMask.None)), Is.EqualTo(Errno.Ok));
         return h;
     }
 
@@ -36,8 +36,8 @@ public sealed class LifetimeTests
         var sev = h.Run(() => h.Misc.FindLocked("sev")!);
         var ioasid = h.Run(() => h.Misc.FindLocked("ioasid")!);
         var c = h.Mkdir(h.Root, "job" + i);
-        var rdma = h.Rdma(c);
-        var misc = h.Misc(c);
+        var rdma = h.RdmaOf(c);
+        var misc = h.MiscOf(c);
         var holder = new ProcessKey(1_000_000 + i % 1000, (ulong)i + 1);
         h.Run(() =>
         {
@@ -52,11 +52,11 @@ public sealed class LifetimeTests
         });
         var charges = h.Run(() =>
         {
-            Expect(h.ChargeRdmaAsProcessLocked(holder.Pid, dev, RdmaResource.HcaHandle, 2, out var r), Errno.Ok);
-            Expect(h.ChargeRdmaAsProcessLocked(holder.Pid, dev, RdmaResource.HcaHandle, 1, out _), Errno.EAGAIN);
-            Expect(h.ChargeMiscAsProcessLocked(holder.Pid, sev, 1, out var m), Errno.Ok);
-            Expect(h.ChargeMiscAsProcessLocked(holder.Pid, sev, 1, out _), Errno.EBUSY);
-            Expect(h.ChargeMiscAsProcessLocked(holder.Pid, ioasid, 2, out var f), Errno.Ok);
+            Expect(h.Rdma.ChargeAsProcessLocked(holder.Pid, dev, RdmaResource.HcaHandle, 2, out var r), Errno.Ok);
+            Expect(h.Rdma.ChargeAsProcessLocked(holder.Pid, dev, RdmaResource.HcaHandle, 1, out _), Errno.EAGAIN);
+            Expect(h.Misc.ChargeAsProcessLocked(holder.Pid, sev, 1, out var m), Errno.Ok);
+            Expect(h.Misc.ChargeAsProcessLocked(holder.Pid, sev, 1, out _), Errno.EBUSY);
+            Expect(h.Misc.ChargeAsProcessLocked(holder.Pid, ioasid, 2, out var f), Errno.Ok);
             return (r!, m!, f!);
         });
         h.Run(() =>
@@ -64,9 +64,9 @@ public sealed class LifetimeTests
             h.ExitLocked(holder);
             Expect(h.RmdirLocked(c), Errno.Ok);
             Expect(h.SnapshotLocked(h.Root).NrDyingDescendants == 1 ? Errno.Ok : Errno.EIO, Errno.Ok);
-            h.Rdma.UnchargeLocked(charges.Item1);
-            h.UnchargeMiscLocked(charges.Item2);
-            h.UnchargeMiscLocked(charges.Item3);
+            charges.Item1.UnchargeLocked();
+            charges.Item2.UnchargeLocked();
+            charges.Item3.UnchargeLocked();
             return 0;
         });
         return new WeakReference(c);
@@ -97,8 +97,8 @@ public sealed class LifetimeTests
             var c = h.Mkdir(h.Root, "standing" + i);
             h.Run(() =>
             {
-                h.Rdma.SetMaxLocked(h.Rdma(c), dev, 10, 100);
-                return h.Rdma.ApplyShortcutLocked(h.Rdma(c), dev, RdmaResource.HcaObject, +1);
+                h.Rdma.SetMaxLocked(h.RdmaOf(c), dev, 10, 100);
+                return h.Rdma.ApplyShortcutLocked(h.RdmaOf(c), dev, RdmaResource.HcaObject, +1);
             });
         }
     }
@@ -139,7 +139,7 @@ public sealed class LifetimeTests
         HeapAfterFullGc();
         Assert.That(weak.IsAlive, Is.True, "its charge still points at it");
         Assert.That(h.Run(() => h.SnapshotLocked(h.Root).NrDyingDescendants), Is.EqualTo(1));
-        h.Run(() => { h.Rdma.UnchargeLocked(held[0]); return 0; });
+        h.Run(() => { held[0].UnchargeLocked(); return 0; });
         held.Clear();
         HeapAfterFullGc();
         Assert.That(weak.IsAlive, Is.False);
@@ -152,7 +152,7 @@ public sealed class LifetimeTests
         var c = h.Mkdir(h.Root, "dying");
         held.Add(h.Run(() =>
         {
-            h.Rdma.TryChargeLocked(h.Rdma(c), dev, RdmaResource.HcaObject, 4, out var r);
+            h.Rdma.TryChargeLocked(h.RdmaOf(c), dev, RdmaResource.HcaObject, 4, out var r);
             h.RmdirLocked(c);
             return r!;
         }));
@@ -165,16 +165,16 @@ public sealed class LifetimeTests
         var h = Setup();
         var dev = h.Run(() => h.Rdma.FindLocked(Dev)!);
         var a = h.Mkdir(h.Root, "A");
-        var s = h.Rdma(a);
+        var s = h.RdmaOf(a);
         h.Run(() => h.Rdma.TryChargeUnitsLocked(s, dev, RdmaResource.HcaObject, 1, out var r) == Errno.Ok && Uncharge(h, r!));
         Assert.That(dev.StatesWithPools, Does.Contain(s), "an online state keeps its peak");
-        h.Run(() => h.WriteSubtreeControlLocked(h.Root, Controllers.None, Controllers.Rdma));
+        h.Run(() => h.WriteSubtreeControlLocked(h.Root, ControllerMask.None, h.RdmaBit));
         Assert.That(dev.StatesWithPools, Does.Not.Contain(s), "offline and uncharged: freed with its peak");
     }
 
     private static bool Uncharge(Hierarchy h, RdmaCharge c)
     {
-        h.Rdma.UnchargeLocked(c);
+        c.UnchargeLocked();
         return true;
     }
 }

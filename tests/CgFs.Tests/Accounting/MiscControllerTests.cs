@@ -9,11 +9,11 @@ public sealed class MiscControllerTests
 {
     private static (Hierarchy H, Cgroup A, Cgroup B, Cgroup C, MiscType Sev) Setup()
     {
-        var h = new Hierarchy();
+        var h = EngineHarness.New();
         var sev = h.Do(() => h.Misc.SetCapacityLocked("sev", 10));
-        h.Enable(h.Root, Controllers.Misc);
+        h.Enable(h.Root, h.MiscBit);
         var a = h.Mkdir(h.Root, "A");
-        h.Enable(a, Controllers.Misc);
+        h.Enable(a, h.MiscBit);
         return (h, a, h.Mkdir(a, "B"), h.Mkdir(h.Root, "C"), sev);
     }
 
@@ -24,26 +24,26 @@ public sealed class MiscControllerTests
         var p = new ProcessKey(7, 7);
         h.Do(() => h.MigrateProcessLocked(p, b, EngineHarness.Yes));
         MiscCharge? charge = null;
-        Assert.That(h.Do(() => h.ChargeMiscAsProcessLocked(7, sev, 2, out charge)), Is.EqualTo(Errno.Ok));
+        Assert.That(h.Do(() => h.Misc.ChargeAsProcessLocked(7, sev, 2, out charge)), Is.EqualTo(Errno.Ok));
         Assert.That(h.Do(() => h.MigrateProcessLocked(p, c, EngineHarness.Yes)), Is.EqualTo(Errno.Ok));
-        Assert.That((h.Row(h.Misc(b), "sev").Current, h.Row(h.Misc(c), "sev").Current), Is.EqualTo((2UL, 0UL)));
-        h.Do(() => { h.UnchargeMiscLocked(charge!); return 0; });
-        Assert.That((h.Row(h.Misc(b), "sev").Current, h.Row(h.Misc(a), "sev").Current, h.Row(h.Misc(h.Root), "sev").Current), Is.EqualTo((0UL, 0UL, 0UL)));
+        Assert.That((h.Row(h.MiscOf(b), "sev").Current, h.Row(h.MiscOf(c), "sev").Current), Is.EqualTo((2UL, 0UL)));
+        h.Do(() => { charge!.UnchargeLocked(); return 0; });
+        Assert.That((h.Row(h.MiscOf(b), "sev").Current, h.Row(h.MiscOf(a), "sev").Current, h.Row(h.MiscOf(h.Root), "sev").Current), Is.EqualTo((0UL, 0UL, 0UL)));
     }
 
     [Test]
     public void CapacityCanDropBelowUsageAndToZero()  // X11, M19
     {
         var (h, a, b, _, sev) = Setup();
-        h.Do(() => h.Misc.TryChargeLocked(h.Misc(b), sev, 2, out _));
+        h.Do(() => h.Misc.TryChargeLocked(h.MiscOf(b), sev, 2, out _));
         h.Do(() => h.Misc.SetCapacityLocked("sev", 1));
-        Assert.That(h.Do(() => h.Misc.TryChargeLocked(h.Misc(b), sev, 1, out _)), Is.EqualTo(Errno.EBUSY));
-        Assert.That(h.Do(() => h.Misc.SetMaxLocked(h.Misc(a), sev, 3)), Is.EqualTo(Errno.Ok));
+        Assert.That(h.Do(() => h.Misc.TryChargeLocked(h.MiscOf(b), sev, 1, out _)), Is.EqualTo(Errno.EBUSY));
+        Assert.That(h.Do(() => h.Misc.SetMaxLocked(h.MiscOf(a), sev, 3)), Is.EqualTo(Errno.Ok));
         h.Do(() => h.Misc.SetCapacityLocked("sev", 0));
-        Assert.That(h.Do(() => h.Misc.SetMaxLocked(h.Misc(a), sev, 4)), Is.EqualTo(Errno.EINVAL));
-        Assert.That(h.Do(() => h.Misc.TryChargeLocked(h.Misc(b), sev, 1, out _)), Is.EqualTo(Errno.EINVAL));
+        Assert.That(h.Do(() => h.Misc.SetMaxLocked(h.MiscOf(a), sev, 4)), Is.EqualTo(Errno.EINVAL));
+        Assert.That(h.Do(() => h.Misc.TryChargeLocked(h.MiscOf(b), sev, 1, out _)), Is.EqualTo(Errno.EINVAL));
         h.Do(() => h.Misc.SetCapacityLocked("sev", 10));
-        Assert.That(h.Row(h.Misc(a), "sev").Max, Is.EqualTo(3UL), "the stored limit reappears");
+        Assert.That(h.Row(h.MiscOf(a), "sev").Max, Is.EqualTo(3UL), "the stored limit reappears");
     }
 
     [Test]
@@ -53,12 +53,12 @@ public sealed class MiscControllerTests
         var ioasid = h.Do(() => h.Misc.SetCapacityLocked("ioasid", 64));
         Assert.That(h.Do(() => h.Misc.TypesLocked.Select(t => t.Name).ToArray()), Is.EqualTo(new[] { "sev", "sev_es", "tdx", "ioasid" }));
         MiscCharge? charge = null;
-        h.Do(() => h.Misc.TryChargeLocked(h.Misc(b), ioasid, 1, out charge));
+        h.Do(() => h.Misc.TryChargeLocked(h.MiscOf(b), ioasid, 1, out charge));
         Assert.That(h.Do(() => h.Misc.RemoveTypeLocked(ioasid)), Is.EqualTo(Errno.EBUSY));
-        h.Do(() => { h.Misc.UnchargeLocked(charge!); return 0; });
+        h.Do(() => { charge!.UnchargeLocked(); return 0; });
         Assert.That(h.Do(() => h.Misc.RemoveTypeLocked(ioasid)), Is.EqualTo(Errno.Ok));
         Assert.That(h.Do(() => h.Misc.FindLocked("ioasid")), Is.Null);
-        Assert.That(h.Do(() => h.Misc.RowsLocked(h.Misc(b))).Select(r => r.Name), Is.EqualTo(new[] { "sev", "sev_es", "tdx" }));
+        Assert.That(h.Do(() => h.Misc.RowsLocked(h.MiscOf(b))).Select(r => r.Name), Is.EqualTo(new[] { "sev", "sev_es", "tdx" }));
     }
 
     [Test]
@@ -68,18 +68,18 @@ public sealed class MiscControllerTests
         var ioasid = h.Do(() => h.Misc.SetCapacityLocked("ioasid", 64, follow: true));
         var p = new ProcessKey(9, 9);
         h.Do(() => h.MigrateProcessLocked(p, b, EngineHarness.Yes));
-        Assert.That(h.Do(() => h.ChargeMiscAsProcessLocked(9, ioasid, 3, out _)), Is.EqualTo(Errno.Ok));
-        h.Enable(c, Controllers.Misc);
+        Assert.That(h.Do(() => h.Misc.ChargeAsProcessLocked(9, ioasid, 3, out _)), Is.EqualTo(Errno.Ok));
+        h.Enable(c, h.MiscBit);
         var c1 = h.Mkdir(c, "C1");
-        h.Do(() => h.Misc.SetMaxLocked(h.Misc(c1), ioasid, 2));
+        h.Do(() => h.Misc.SetMaxLocked(h.MiscOf(c1), ioasid, 2));
         Assert.That(h.Do(() => h.MigrateProcessLocked(p, c1, EngineHarness.Yes)), Is.EqualTo(Errno.EBUSY), "the can_attach veto");
         Assert.That(h.Do(() => h.CgroupOfLocked(9)), Is.SameAs(b));
-        Assert.That(h.Row(h.Misc(b), "ioasid").Current, Is.EqualTo(3UL));
-        Assert.That(h.Row(h.Misc(c1), "ioasid").Events, Is.Zero, "a veto is not a failed charge");
-        h.Do(() => h.Misc.SetMaxLocked(h.Misc(c1), ioasid, 3));
+        Assert.That(h.Row(h.MiscOf(b), "ioasid").Current, Is.EqualTo(3UL));
+        Assert.That(h.Row(h.MiscOf(c1), "ioasid").Events, Is.Zero, "a veto is not a failed charge");
+        h.Do(() => h.Misc.SetMaxLocked(h.MiscOf(c1), ioasid, 3));
         Assert.That(h.Do(() => h.MigrateProcessLocked(p, c1, EngineHarness.Yes)), Is.EqualTo(Errno.Ok));
-        Assert.That((h.Row(h.Misc(b), "ioasid").Current, h.Row(h.Misc(a), "ioasid").Current), Is.EqualTo((0UL, 0UL)));
-        Assert.That((h.Row(h.Misc(c1), "ioasid").Current, h.Row(h.Misc(c), "ioasid").Current, h.Row(h.Misc(h.Root), "ioasid").Current),
+        Assert.That((h.Row(h.MiscOf(b), "ioasid").Current, h.Row(h.MiscOf(a), "ioasid").Current), Is.EqualTo((0UL, 0UL)));
+        Assert.That((h.Row(h.MiscOf(c1), "ioasid").Current, h.Row(h.MiscOf(c), "ioasid").Current, h.Row(h.MiscOf(h.Root), "ioasid").Current),
             Is.EqualTo((3UL, 3UL, 3UL)));
     }
 
@@ -93,7 +93,7 @@ public sealed class MiscControllerTests
     private static string? Run((int, int)[] ops)
     {
         var (h, a, b, c, sev) = Setup();
-        var states = new[] { h.Misc(h.Root), h.Misc(a), h.Misc(b), h.Misc(c) };
+        var states = new[] { h.MiscOf(h.Root), h.MiscOf(a), h.MiscOf(b), h.MiscOf(c) };
         var charges = new List<MiscCharge>();
         ulong failures = 0;
         foreach (var (x, y) in ops)
@@ -118,7 +118,7 @@ public sealed class MiscControllerTests
                     {
                         var ch = charges[y % charges.Count];
                         charges.Remove(ch);
-                        h.Do(() => { h.Misc.UnchargeLocked(ch); return 0; });
+                        h.Do(() => { ch.UnchargeLocked(); return 0; });
                     }
                     break;
                 case 2:

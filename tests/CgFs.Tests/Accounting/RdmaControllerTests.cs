@@ -11,11 +11,11 @@ public sealed class RdmaControllerTests
     /// <summary>Device mlx5_0; root → A → A/B, with rdma enabled in the root and in A.</summary>
     private static (Hierarchy H, RdmaDevice Dev, Cgroup A, Cgroup B) Setup()
     {
-        var h = new Hierarchy();
+        var h = EngineHarness.New();
         var dev = h.Do(() => h.Rdma.RegisterLocked("mlx5_0"));
-        h.Enable(h.Root, Controllers.Rdma);
+        h.Enable(h.Root, h.RdmaBit);
         var a = h.Mkdir(h.Root, "A");
-        h.Enable(a, Controllers.Rdma);
+        h.Enable(a, h.RdmaBit);
         return (h, dev, a, h.Mkdir(a, "B"));
     }
 
@@ -24,40 +24,40 @@ public sealed class RdmaControllerTests
     {
         var (h, dev, a, b) = Setup();
         var c = h.Mkdir(a, "C");
-        h.Do(() => { h.Rdma.SetMaxLocked(h.Rdma(a), dev, 1, null); return 0; });
+        h.Do(() => { h.Rdma.SetMaxLocked(h.RdmaOf(a), dev, 1, null); return 0; });
         var p = new ProcessKey(5, 5);
         h.Do(() => h.MigrateProcessLocked(p, b, EngineHarness.Yes));
         RdmaCharge? charge = null;
-        Assert.That(h.Do(() => h.Rdma.TryChargeLocked(h.Rdma(h.CgroupOfLocked(5)), dev, RdmaResource.HcaHandle, 1, out charge)), Is.EqualTo(Errno.Ok));
+        Assert.That(h.Do(() => h.Rdma.TryChargeLocked(h.RdmaOf(h.CgroupOfLocked(5)), dev, RdmaResource.HcaHandle, 1, out charge)), Is.EqualTo(Errno.Ok));
         h.Do(() => h.MigrateProcessLocked(p, c, EngineHarness.Yes));
-        Assert.That(h.Row(h.Rdma(b), "mlx5_0").Current[0], Is.EqualTo(1));
-        Assert.That(h.Row(h.Rdma(c), "mlx5_0").Current[0], Is.Zero);
-        Assert.That(h.Do(() => h.Rdma.TryChargeLocked(h.Rdma(h.CgroupOfLocked(5)), dev, RdmaResource.HcaHandle, 1, out _)), Is.EqualTo(Errno.EAGAIN));
-        Assert.That(h.Row(h.Rdma(c), "mlx5_0").LocalAllocFail[0], Is.EqualTo(1UL));
-        Assert.That(h.Row(h.Rdma(a), "mlx5_0").LocalMax[0], Is.EqualTo(1UL));
-        h.Do(() => { h.Rdma.UnchargeLocked(charge!); return 0; });
-        Assert.That(h.Row(h.Rdma(b), "mlx5_0").Current[0], Is.Zero);
-        Assert.That(h.Row(h.Rdma(a), "mlx5_0").Current[0], Is.Zero);
+        Assert.That(h.Row(h.RdmaOf(b), "mlx5_0").Current[0], Is.EqualTo(1));
+        Assert.That(h.Row(h.RdmaOf(c), "mlx5_0").Current[0], Is.Zero);
+        Assert.That(h.Do(() => h.Rdma.TryChargeLocked(h.RdmaOf(h.CgroupOfLocked(5)), dev, RdmaResource.HcaHandle, 1, out _)), Is.EqualTo(Errno.EAGAIN));
+        Assert.That(h.Row(h.RdmaOf(c), "mlx5_0").LocalAllocFail[0], Is.EqualTo(1UL));
+        Assert.That(h.Row(h.RdmaOf(a), "mlx5_0").LocalMax[0], Is.EqualTo(1UL));
+        h.Do(() => { charge!.UnchargeLocked(); return 0; });
+        Assert.That(h.Row(h.RdmaOf(b), "mlx5_0").Current[0], Is.Zero);
+        Assert.That(h.Row(h.RdmaOf(a), "mlx5_0").Current[0], Is.Zero);
     }
 
     [Test]
     public void UnregisterDiscardsEverythingAndReRegisterAppends()  // E11, E12
     {
-        var h = new Hierarchy();
+        var h = EngineHarness.New();
         var mlx = h.Do(() => h.Rdma.RegisterLocked("mlx5_0"));
         h.Do(() => h.Rdma.RegisterLocked("rxe0"));
-        h.Enable(h.Root, Controllers.Rdma);
+        h.Enable(h.Root, h.RdmaBit);
         var a = h.Mkdir(h.Root, "A");
-        h.Do(() => { h.Rdma.SetMaxLocked(h.Rdma(a), mlx, 3, 4); return 0; });
+        h.Do(() => { h.Rdma.SetMaxLocked(h.RdmaOf(a), mlx, 3, 4); return 0; });
         RdmaCharge? charge = null;
-        h.Do(() => h.Rdma.TryChargeLocked(h.Rdma(a), mlx, RdmaResource.HcaObject, 1, out charge) == Errno.Ok);
+        h.Do(() => h.Rdma.TryChargeLocked(h.RdmaOf(a), mlx, RdmaResource.HcaObject, 1, out charge) == Errno.Ok);
         Assert.That(h.Do(() => h.Rdma.UnregisterLocked(mlx)), Is.EqualTo(Errno.EBUSY), "held charges are never dropped");
-        h.Do(() => { h.Rdma.UnchargeLocked(charge!); return 0; });
+        h.Do(() => { charge!.UnchargeLocked(); return 0; });
         Assert.That(h.Do(() => h.Rdma.UnregisterLocked(mlx)), Is.EqualTo(Errno.Ok));
-        Assert.That(h.Do(() => h.Rdma.RowsLocked(h.Rdma(a))).Select(r => r.Device), Is.EqualTo(new[] { "rxe0" }));
+        Assert.That(h.Do(() => h.Rdma.RowsLocked(h.RdmaOf(a))).Select(r => r.Device), Is.EqualTo(new[] { "rxe0" }));
         Assert.That(mlx.StatesWithPools, Is.Empty);
         var again = h.Do(() => h.Rdma.RegisterLocked("mlx5_0"));
-        var rows = h.Do(() => h.Rdma.RowsLocked(h.Rdma(a)));
+        var rows = h.Do(() => h.Rdma.RowsLocked(h.RdmaOf(a)));
         Assert.That(rows.Select(r => r.Device), Is.EqualTo(new[] { "rxe0", "mlx5_0" }));
         Assert.That((rows[1].Max[0], rows[1].Peak[1]), Is.EqualTo((int.MaxValue, 0)));
         Assert.That(h.Do(() => h.Rdma.FindLocked("mlx5_0")), Is.SameAs(again));
@@ -67,23 +67,23 @@ public sealed class RdmaControllerTests
     public void TheShortcutChargesLikeUnitChargesAllOrNothing()
     {
         var (h, dev, a, b) = Setup();
-        h.Do(() => { h.Rdma.SetMaxLocked(h.Rdma(a), dev, null, 3); return 0; });
-        Assert.That(h.Do(() => h.Rdma.ApplyShortcutLocked(h.Rdma(b), dev, RdmaResource.HcaObject, 1)), Is.EqualTo(Errno.Ok));
-        Assert.That(h.Do(() => h.Rdma.ApplyShortcutLocked(h.Rdma(b), dev, RdmaResource.HcaObject, 5)), Is.EqualTo(Errno.EAGAIN));
-        var (rb, ra) = (h.Row(h.Rdma(b), "mlx5_0"), h.Row(h.Rdma(a), "mlx5_0"));
+        h.Do(() => { h.Rdma.SetMaxLocked(h.RdmaOf(a), dev, null, 3); return 0; });
+        Assert.That(h.Do(() => h.Rdma.ApplyShortcutLocked(h.RdmaOf(b), dev, RdmaResource.HcaObject, 1)), Is.EqualTo(Errno.Ok));
+        Assert.That(h.Do(() => h.Rdma.ApplyShortcutLocked(h.RdmaOf(b), dev, RdmaResource.HcaObject, 5)), Is.EqualTo(Errno.EAGAIN));
+        var (rb, ra) = (h.Row(h.RdmaOf(b), "mlx5_0"), h.Row(h.RdmaOf(a), "mlx5_0"));
         Assert.That((rb.Current[1], ra.Current[1]), Is.EqualTo((1, 1)), "nothing of the refused write stays charged");
         Assert.That((rb.Peak[1], ra.Peak[1]), Is.EqualTo((3, 3)), "units 2 and 3 were charged before unit 4 was refused");
         Assert.That((ra.LocalMax[1], rb.LocalAllocFail[1], ra.EventsAllocFail[1]), Is.EqualTo((1UL, 1UL, 1UL)), "one refusal");
-        Assert.That(h.Do(() => h.Rdma.ApplyShortcutLocked(h.Rdma(b), dev, RdmaResource.HcaHandle, int.MaxValue - 1)), Is.EqualTo(Errno.Ok),
+        Assert.That(h.Do(() => h.Rdma.ApplyShortcutLocked(h.RdmaOf(b), dev, RdmaResource.HcaHandle, int.MaxValue - 1)), Is.EqualTo(Errno.Ok),
             "a huge delta under no limit is one step, not billions");
-        Assert.That(h.Do(() => h.Rdma.ApplyShortcutLocked(h.Rdma(b), dev, RdmaResource.HcaHandle, -(int.MaxValue - 1))), Is.EqualTo(Errno.Ok));
+        Assert.That(h.Do(() => h.Rdma.ApplyShortcutLocked(h.RdmaOf(b), dev, RdmaResource.HcaHandle, -(int.MaxValue - 1))), Is.EqualTo(Errno.Ok));
     }
 
     [Test]
     public void ExactlyMaxConcurrentChargesSucceed()
     {
         var (h, dev, a, _) = Setup();
-        var state = h.Rdma(a);
+        var state = h.RdmaOf(a);
         h.Do(() => { h.Rdma.SetMaxLocked(state, dev, 100, null); return 0; });
         int ok = 0, busy = 0;
         var threads = Enumerable.Range(0, 8).Select(n => new Thread(() =>
@@ -123,8 +123,8 @@ public sealed class RdmaControllerTests
     /// successful charge left every level within its limit; a failed one changed no usage; idle pools are gone.</summary>
     private static string? RunModel(Op[] ops)
     {
-        var h = new Hierarchy();
-        h.Enable(h.Root, Controllers.Rdma);
+        var h = EngineHarness.New();
+        h.Enable(h.Root, h.RdmaBit);
         var cgroups = new List<Cgroup> { h.Root };
         var devices = new List<RdmaDevice> { h.Do(() => h.Rdma.RegisterLocked("d0")) };
         var charges = new List<RdmaCharge>();
@@ -138,7 +138,7 @@ public sealed class RdmaControllerTests
                     var child = h.Mkdir(c, $"c{nextName++}");
                     cgroups.Add(child);
                     if (op.C % 2 == 0)
-                        h.Enable(c, Controllers.Rdma);
+                        h.Enable(c, h.RdmaBit);
                     break;
                 case 1:
                     if (!c.IsRoot && h.Do(() => h.RmdirLocked(c)) == Errno.Ok)
@@ -148,7 +148,7 @@ public sealed class RdmaControllerTests
                 case 3:
                     if (devices.Count == 0)
                         break;
-                    var state = h.Rdma(c);
+                    var state = h.RdmaOf(c);
                     var dev = devices[op.B % devices.Count];
                     var res = (RdmaResource)(op.C % 2);
                     var before = Usages(h);
@@ -171,10 +171,10 @@ public sealed class RdmaControllerTests
                         break;
                     var uc = charges[op.B % charges.Count];
                     charges.Remove(uc);
-                    h.Do(() => { h.Rdma.UnchargeLocked(uc); return 0; });
+                    h.Do(() => { uc.UnchargeLocked(); return 0; });
                     break;
                 case 5:
-                    if (c.IsRoot || devices.Count == 0 || h.Do(() => h.StateLocked(c, Controllers.Rdma)) is not RdmaState own)
+                    if (c.IsRoot || devices.Count == 0 || h.Do(() => h.StateLocked(c, h.Rdma)) is not RdmaState own)
                         break;
                     int? limit = op.C % 4 == 0 ? int.MaxValue : op.C % 5;
                     h.Do(() => { h.Rdma.SetMaxLocked(own, devices[op.B % devices.Count], op.B % 2 == 0 ? limit : null, limit); return 0; });

@@ -1,5 +1,6 @@
 using System.Text;
 using CgFs.Accounting;
+using CgFs.Tests.Accounting;
 using CgFs.Control;
 using CgFs.Tree;
 
@@ -119,11 +120,11 @@ public sealed class StressTests
     [Test]
     public void EightConcurrentWorkersKeepTheEngineConsistent()
     {
-        var h = new Hierarchy();
+        var h = EngineHarness.New();
         var devices = h.Run(() => new[] { h.Rdma.RegisterLocked("d0"), h.Rdma.RegisterLocked("d1") });
         var sev = h.Run(() => h.Misc.SetCapacityLocked("sev", 1000));
-        h.Run(() => h.WriteSubtreeControlLocked(h.Root, Controllers.All, Controllers.None));
-        var top = h.Run(() => { h.MkdirLocked(h.Root, "top", out var t); h.WriteSubtreeControlLocked(t!, Controllers.All, Controllers.None); return t!; });
+        h.Run(() => h.WriteSubtreeControlLocked(h.Root, h.AllControllers, ControllerMask.None));
+        var top = h.Run(() => { h.MkdirLocked(h.Root, "top", out var t); h.WriteSubtreeControlLocked(t!, h.AllControllers, ControllerMask.None); return t!; });
         int ops = Scale(5_000, 100_000);
         var failures = new List<string>();
         var threads = Enumerable.Range(0, 8).Select(w => new Thread(() =>
@@ -149,23 +150,23 @@ public sealed class StressTests
                                 mine.Remove(c);
                             break;
                         case 2:
-                            if (h.Rdma.TryChargeLocked((RdmaState)h.EffectiveStateLocked(c, Controllers.Rdma), devices[r.Next(2)], (RdmaResource)r.Next(2), 1, out var rc) == Errno.Ok)
+                            if (h.Rdma.TryChargeLocked((RdmaState)h.EffectiveStateLocked(c, h.Rdma), devices[r.Next(2)], (RdmaResource)r.Next(2), 1, out var rc) == Errno.Ok)
                                 rdma.Add(rc!);
                             break;
                         case 3:
-                            if (h.Misc.TryChargeLocked((MiscState)h.EffectiveStateLocked(c, Controllers.Misc), sev, (ulong)r.Next(1, 4), out var mc) == Errno.Ok)
+                            if (h.Misc.TryChargeLocked((MiscState)h.EffectiveStateLocked(c, h.Misc), sev, (ulong)r.Next(1, 4), out var mc) == Errno.Ok)
                                 misc.Add(mc!);
                             break;
                         case 4:
-                            if (rdma.Count > 0) { int j = r.Next(rdma.Count); h.Rdma.UnchargeLocked(rdma[j]); rdma.RemoveAt(j); }
-                            if (misc.Count > 0) { int j = r.Next(misc.Count); h.Misc.UnchargeLocked(misc[j]); misc.RemoveAt(j); }
+                            if (rdma.Count > 0) { int j = r.Next(rdma.Count); rdma[j].UnchargeLocked(); rdma.RemoveAt(j); }
+                            if (misc.Count > 0) { int j = r.Next(misc.Count); misc[j].UnchargeLocked(); misc.RemoveAt(j); }
                             break;
                         case 5:
-                            if (h.StateLocked(c, Controllers.Rdma) is RdmaState s && !c.IsRoot)
+                            if (h.StateLocked(c, h.Rdma) is RdmaState s && !c.IsRoot)
                                 h.Rdma.SetMaxLocked(s, devices[r.Next(2)], r.Next(2) == 0 ? int.MaxValue : r.Next(20), null);
                             break;
                         case 6:
-                            if (h.StateLocked(c, Controllers.Misc) is MiscState ms)
+                            if (h.StateLocked(c, h.Misc) is MiscState ms)
                                 h.Misc.SetMaxLocked(ms, sev, r.Next(2) == 0 ? ulong.MaxValue : (ulong)r.Next(50));
                             break;
                     }
@@ -174,8 +175,8 @@ public sealed class StressTests
             }
             h.Run(() =>
             {
-                foreach (var c in rdma) h.Rdma.UnchargeLocked(c);
-                foreach (var c in misc) h.Misc.UnchargeLocked(c);
+                foreach (var c in rdma) c.UnchargeLocked();
+                foreach (var c in misc) c.UnchargeLocked();
                 return 0;
             });
         })).ToArray();
@@ -185,7 +186,7 @@ public sealed class StressTests
             Assert.That(t.Join(TimeSpan.FromMinutes(10)), Is.True);
         var leftovers = h.Run(() => h.AllStatesLocked().Where(s => s is RdmaState r ? r.HasUsageLocked : ((MiscState)s).HasUsageLocked).Select(s => s.Cgroup.ToString()).ToList());
         Assert.That(leftovers, Is.Empty, "every state returned to zero usage once all charges were released");
-        Assert.That(h.Run(() => h.Misc.RowsLocked((MiscState)h.StateLocked(h.Root, Controllers.Misc)!)).Single(x => x.Name == "sev").Current, Is.Zero);
+        Assert.That(h.Run(() => h.Misc.RowsLocked((MiscState)h.StateLocked(h.Root, h.Misc)!)).Single(x => x.Name == "sev").Current, Is.Zero);
         Assert.That(h.Run(() => h.SnapshotLocked(h.Root).NrDescendants), Is.EqualTo(h.Run(() => h.DescendantsPreOrderLocked(h.Root).Count)));
     }
 

@@ -1,18 +1,22 @@
 using CgFs.Accounting;
 using CgFs.Parsing;
+using CgFs.Tests.Accounting;
 
 namespace CgFs.Tests.Parsing;
 
 public sealed class CoreGrammarTests
 {
-    [TestCase("+rdma", Controllers.Rdma, Controllers.None)]
-    [TestCase("+rdma +misc", Controllers.All, Controllers.None)]
-    [TestCase("  +rdma   -misc  \n", Controllers.Rdma, Controllers.Misc)]
-    [TestCase("+rdma -rdma", Controllers.None, Controllers.Rdma)]
-    [TestCase("-misc +misc", Controllers.Misc, Controllers.None)]
-    [TestCase("", Controllers.None, Controllers.None)]
-    public void SubtreeControlLastMentionWins(string s, Controllers enable, Controllers disable) =>
-        Assert.That(CoreGrammar.SubtreeControl(s), Is.EqualTo(Parsed<SubtreeControlCommand>.Of(new(enable, disable))));
+    /// <summary>rdma has id 0 (bit 1), misc id 1 (bit 2), as registered.</summary>
+    private static readonly Controller[] Registered = EngineHarness.New().Controllers.ToArray();
+
+    [TestCase("+rdma", 1u, 0u)]
+    [TestCase("+rdma +misc", 3u, 0u)]
+    [TestCase("  +rdma   -misc  \n", 1u, 2u)]
+    [TestCase("+rdma -rdma", 0u, 1u)]
+    [TestCase("-misc +misc", 2u, 0u)]
+    [TestCase("", 0u, 0u)]
+    public void SubtreeControlLastMentionWins(string s, uint enable, uint disable) =>
+        Assert.That(CoreGrammar.SubtreeControl(s, Registered), Is.EqualTo(Parsed<SubtreeControlCommand>.Of(new(new(enable), new(disable)))));
 
     [TestCase("rdma")]
     [TestCase("xrdma")]
@@ -24,7 +28,7 @@ public sealed class CoreGrammarTests
     [TestCase("+rdmax")]
     [TestCase("+memory")]
     [TestCase("+rdma +bogus")]
-    public void SubtreeControlRejects(string s) => Assert.That(CoreGrammar.SubtreeControl(s).Error, Is.EqualTo(Errno.EINVAL));
+    public void SubtreeControlRejects(string s) => Assert.That(CoreGrammar.SubtreeControl(s, Registered).Error, Is.EqualTo(Errno.EINVAL));
 
     [TestCase(" 123 ", 123)]
     [TestCase("123\n", 123)]

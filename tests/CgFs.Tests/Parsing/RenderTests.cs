@@ -11,16 +11,16 @@ public sealed class RenderTests
     {
         Assert.Multiple(() =>
         {
-            Assert.That(CoreRender.ControllerList(Controllers.None), Is.EqualTo(""));
-            Assert.That(CoreRender.ControllerList(Controllers.Misc | Controllers.Rdma), Is.EqualTo("rdma misc\n"));
+            Assert.That(CoreRender.ControllerList([]), Is.EqualTo(""));
+            Assert.That(CoreRender.ControllerList(["rdma", "misc"]), Is.EqualTo("rdma misc\n"));
             Assert.That(CoreRender.Type(CgroupType.DomainThreaded), Is.EqualTo("domain threaded\n"));
             Assert.That(CoreRender.Events(true, false), Is.EqualTo("populated 1\nfrozen 0\n"));
             Assert.That(CoreRender.Limit(int.MaxValue), Is.EqualTo("max\n"));
             Assert.That(CoreRender.Limit(0), Is.EqualTo("0\n"));
             Assert.That(CoreRender.Ids([]), Is.EqualTo(""));
             Assert.That(CoreRender.Ids([1, 42]), Is.EqualTo("1\n42\n"));
-            Assert.That(CoreRender.Stat(new CoreSnapshot(Controllers.All, Controllers.None, CgroupType.Domain, false, false, false,
-                    int.MaxValue, int.MaxValue, 3, 1, [2, 1], [1, 0], 0)),
+            Assert.That(CoreRender.Stat(new CoreSnapshot(new(3), ControllerMask.None, CgroupType.Domain, false, false, false,
+                    int.MaxValue, int.MaxValue, 3, 1, [("rdma", 2), ("misc", 1)], [("rdma", 1), ("misc", 0)], 0)),
                 Is.EqualTo("nr_descendants 3\nnr_subsys_rdma 2\nnr_subsys_misc 1\nnr_dying_descendants 1\nnr_dying_subsys_rdma 1\nnr_dying_subsys_misc 0\n"));
         });
     }

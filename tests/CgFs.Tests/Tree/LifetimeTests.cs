@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using CgFs.Accounting;
 using CgFs.Fuse;
+using CgFs.Tests.Accounting;
 using CgFs.Tree;
 
 namespace CgFs.Tests.Tree;
@@ -45,11 +46,11 @@ public sealed class LifetimeTests
     [Test]
     public void ARemovedCgroupGoesWhenTheKernelForgetsAndReleases()
     {
-        var engine = new Hierarchy();
+        var stack = CgfsStack.Create();
+        var (engine, fs) = (stack.Engine, stack.Fs);
         engine.Run(() => engine.Rdma.RegisterLocked("mlx5_0"));
         engine.Run(() => engine.Misc.SetCapacityLocked("sev", 5));
-        engine.Run(() => engine.WriteSubtreeControlLocked(engine.Root, Controllers.All, Controllers.None));
-        var fs = new CgroupFileSystem(engine, new Processes(engine, _ => { }), _ => { });
+        engine.Run(() => engine.WriteSubtreeControlLocked(engine.Root, engine.AllControllers, ControllerMask.None));
         var notifications = new RecordingNotifier();
         fs.Waiters.Notifier = notifications;
 

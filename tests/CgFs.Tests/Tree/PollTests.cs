@@ -14,8 +14,8 @@ public sealed class PollTests
     [Test]
     public void AChangeWakesThePollerOnceAndReReadingClearsPriority()
     {
-        var engine = new Hierarchy();
-        var fs = new CgroupFileSystem(engine, new Processes(engine, _ => { }), _ => { });
+        var stack = CgfsStack.Create();
+        var (engine, fs) = (stack.Engine, stack.Fs);
         var notifications = new RecordingNotifier();
         fs.Waiters.Notifier = notifications;
         Assert.That(fs.MkDir(Root, CgFs.Fuse.Fuse.RootId, "A", 0b111_101_101, out var a), Is.Zero);
@@ -45,8 +45,8 @@ public sealed class PollTests
     [Test]
     public void ARemovedCgroupReportsErrorAndItsDescriptorsAreDead()
     {
-        var engine = new Hierarchy();
-        var fs = new CgroupFileSystem(engine, new Processes(engine, _ => { }), _ => { });
+        var stack = CgfsStack.Create();
+        var (engine, fs) = (stack.Engine, stack.Fs);
         fs.Waiters.Notifier = new RecordingNotifier();
         fs.MkDir(Root, CgFs.Fuse.Fuse.RootId, "A", 0b111_101_101, out var a);
         fs.Lookup(Root, a.NodeId, "cgroup.max.depth", out var depth);

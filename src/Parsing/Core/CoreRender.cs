@@ -8,11 +8,11 @@ namespace CgFs.Parsing;
 public static class CoreRender
 {
     /// <summary>cgroup.controllers / cgroup.subtree_control: names in subsystem order, space separated.</summary>
-    public static string ControllerList(Controllers mask)
-    {
-        var names = ControllerNames.Ordered.Where(c => (mask & c) != 0).Select(ControllerNames.Name).ToArray();
-        return names.Length == 0 ? "" : string.Join(' ', names) + "\n";
-    }
+    public static string ControllerList(IReadOnlyCollection<string> names) =>
+        names.Count == 0 ? "" : string.Join(' ', names) + "\n";
+
+    /// <summary>The cgroup.subtree_control write that enables <paramref name="names"/> (the journal's snapshot).</summary>
+    public static string EnableWrite(IEnumerable<string> names) => string.Join(' ', names.Select(n => "+" + n));
 
     public static string Type(CgroupType t) => t switch
     {
@@ -38,11 +38,11 @@ public static class CoreRender
     {
         var sb = new StringBuilder();
         sb.Append("nr_descendants ").Append(s.NrDescendants).Append('\n');
-        for (int i = 0; i < ControllerNames.Ordered.Length; i++)
-            sb.Append("nr_subsys_").Append(ControllerNames.Name(ControllerNames.Ordered[i])).Append(' ').Append(s.NrSubsys[i]).Append('\n');
+        foreach (var (name, count) in s.NrSubsys)
+            sb.Append("nr_subsys_").Append(name).Append(' ').Append(count).Append('\n');
         sb.Append("nr_dying_descendants ").Append(s.NrDyingDescendants).Append('\n');
-        for (int i = 0; i < ControllerNames.Ordered.Length; i++)
-            sb.Append("nr_dying_subsys_").Append(ControllerNames.Name(ControllerNames.Ordered[i])).Append(' ').Append(s.NrDyingSubsys[i]).Append('\n');
+        foreach (var (name, count) in s.NrDyingSubsys)
+            sb.Append("nr_dying_subsys_").Append(name).Append(' ').Append(count).Append('\n');
         return sb.ToString();
     }
 

@@ -15,9 +15,7 @@ public static class RdmaGrammar
     /// <summary>The kernel copies a value into a 24-byte buffer first; 24 characters or more are EINVAL.</summary>
     private const int MaxValueLength = 23;
 
-    private static readonly Parser<RdmaResource> Key =
-        Parse.String("hca_handle=").Return(RdmaResource.HcaHandle)
-            .Or(Parse.String("hca_object=").Return(RdmaResource.HcaObject));
+    private static readonly Parser<RdmaResource> Key = RdmaResources.Parser.Then(r => Parse.Char('=').Return(r));
 
     /// <summary>The kernel's %d token: optional '-', base-0 digits wrapping modulo 2^64, nothing after.
     /// A bare '-' is 0 (quirk kept from the kernel).</summary>
@@ -110,7 +108,7 @@ public static class RdmaGrammar
     }
 
     private static readonly Parser<RdmaResource> LegacyKey =
-        Parse.String("hca_handle").Return(RdmaResource.HcaHandle).Or(Parse.String("hca_object").Return(RdmaResource.HcaObject)).End();
+        RdmaResources.Parser.End();
 
     /// <summary>simple_strtol: an optional '-', base-0 digits, the rest ignored; a lone '-' is 0.</summary>
     private static readonly Parser<long?> LegacyNumber =

@@ -3,18 +3,62 @@ using Sprache;
 
 namespace CgFs.Parsing;
 
-/// <summary>A request on the control socket (protocol version 1, one line each).</summary>
-public abstract record ControlCommand;
-public sealed record DeviceAdd(string Name) : ControlCommand;
-public sealed record DeviceRemove(string Name) : ControlCommand;
-public sealed record DeviceList : ControlCommand;
-public sealed record MiscCapacity(string Name, ulong Capacity, bool? Follow) : ControlCommand;
-public sealed record MiscRemove(string Name) : ControlCommand;
-public sealed record Status : ControlCommand;
-public sealed record Memory : ControlCommand;
-public sealed record ChargeRdma(string Device, RdmaResource Resource, int Amount) : ControlCommand;
-public sealed record ChargeMisc(string Name, ulong Amount) : ControlCommand;
-public sealed record Uncharge(long Id) : ControlCommand;
+/// <summary>A request on the control socket (protocol version 1, one line each). <see cref="Format"/>
+/// writes the line <see cref="ControlGrammar.Line"/> parses back (clients and the journal use it).</summary>
+public abstract record ControlCommand
+{
+    public abstract string Format();
+}
+
+public sealed record DeviceAdd(string Name) : ControlCommand
+{
+    public override string Format() => $"device add {Name}";
+}
+
+public sealed record DeviceRemove(string Name) : ControlCommand
+{
+    public override string Format() => $"device remove {Name}";
+}
+
+public sealed record DeviceList : ControlCommand
+{
+    public override string Format() => "device list";
+}
+
+public sealed record MiscCapacity(string Name, ulong Capacity, bool? Follow) : ControlCommand
+{
+    public override string Format() => $"misc capacity {Name} {Capacity}" + Follow switch { true => " follow", false => " nofollow", null => "" };
+}
+
+public sealed record MiscRemove(string Name) : ControlCommand
+{
+    public override string Format() => $"misc remove {Name}";
+}
+
+public sealed record Status : ControlCommand
+{
+    public override string Format() => "status";
+}
+
+public sealed record Memory : ControlCommand
+{
+    public override string Format() => "memory";
+}
+
+public sealed record ChargeRdma(string Device, RdmaResource Resource, int Amount) : ControlCommand
+{
+    public override string Format() => $"charge rdma {Device} {RdmaResources.Name(Resource)} {Amount}";
+}
+
+public sealed record ChargeMisc(string Name, ulong Amount) : ControlCommand
+{
+    public override string Format() => $"charge misc {Name} {Amount}";
+}
+
+public sealed record Uncharge(long Id) : ControlCommand
+{
+    public override string Format() => $"uncharge {Id}";
+}
 
 /// <summary>
 /// The control protocol, version 1. The server greets with <c>cgfs-control 1</c>; each request is
@@ -56,14 +100,11 @@ public static class ControlGrammar
             .Or(Word("remove").Then(_ => Name).Select(n => (ControlCommand)new MiscRemove(n)))
         select c;
 
-    private static readonly Parser<RdmaResource> Resource =
-        Parse.String("hca_handle").Return(RdmaResource.HcaHandle).Or(Parse.String("hca_object").Return(RdmaResource.HcaObject));
-
     private static readonly Parser<ControlCommand> Charge =
         from k in Word("charge")
         from c in (from r in Word("rdma")
                    from dev in Name
-                   from res in Sp.Then(_ => Resource)
+                   from res in Sp.Then(_ => RdmaResources.Parser)
                    from n in Sp.Then(_ => U64).Where(n => n is > 0 and <= int.MaxValue)
                    select (ControlCommand)new ChargeRdma(dev, res, (int)n))
             .Or(from m in Word("misc")

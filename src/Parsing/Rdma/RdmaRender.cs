@@ -15,13 +15,23 @@ public static class RdmaRender
 
     private static string Value(int v) => v == int.MaxValue ? "max" : v.ToString();
 
+    /// <summary>One device's rdma.max line, which rdma.max also accepts as a write (the journal's snapshot).</summary>
+    public static string MaxLine(string device, int handle, int obj) => Values([new RdmaRow(device, [handle, obj], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0])], r => r.Max);
+
+    /// <summary>An rdma.current shortcut write that charges the given units again.</summary>
+    public static string CurrentDelta(string device, long handle, long obj) =>
+        $"{device} {RdmaResources.Names[0]}=+{handle} {RdmaResources.Names[1]}=+{obj}";
+
     private static string Values(IEnumerable<RdmaRow> rows, Func<RdmaRow, int[]> pick)
     {
         var sb = new StringBuilder();
         foreach (var r in rows)
         {
             var v = pick(r);
-            sb.Append(r.Device).Append(" hca_handle=").Append(Value(v[0])).Append(" hca_object=").Append(Value(v[1])).Append(" \n");
+            sb.Append(r.Device);
+            for (int i = 0; i < RdmaResources.Names.Length; i++)
+                sb.Append(' ').Append(RdmaResources.Names[i]).Append('=').Append(Value(v[i]));
+            sb.Append(" \n");
         }
         return sb.ToString();
     }
@@ -32,9 +42,11 @@ public static class RdmaRender
         foreach (var r in rows)
         {
             var (max, fail) = pick(r);
-            sb.Append(r.Device)
-              .Append(" hca_handle.max=").Append(max[0]).Append(" hca_handle.alloc_fail=").Append(fail[0])
-              .Append(" hca_object.max=").Append(max[1]).Append(" hca_object.alloc_fail=").Append(fail[1]).Append('\n');
+            sb.Append(r.Device);
+            for (int i = 0; i < RdmaResources.Names.Length; i++)
+                sb.Append(' ').Append(RdmaResources.Names[i]).Append(".max=").Append(max[i])
+                  .Append(' ').Append(RdmaResources.Names[i]).Append(".alloc_fail=").Append(fail[i]);
+            sb.Append('\n');
         }
         return sb.ToString();
     }

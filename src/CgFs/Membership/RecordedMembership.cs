@@ -2,14 +2,16 @@ using CgFs.Accounting;
 using CgFs.Host;
 using CgFs.Parsing;
 
-namespace CgFs.Tree;
+namespace CgFs.Membership;
 
 /// <summary>
-/// Joins host process facts (procfs) to the engine's membership table (spec core.md 8): pid
-/// validation, "0 is the writer", liveness before every read that shows membership, fork
-/// inference when the process-event connector is unavailable, and cgroup.kill.
+/// Membership recorded by cgfs (spec core.md 8): cgfs cannot move real processes, so the
+/// engine's table records where each one "is", and this service joins it to host facts from
+/// procfs: pid validation, "0 is the writer", liveness before every read that shows membership,
+/// fork inference when the process-event connector is unavailable, and cgroup.kill. procfs is
+/// always read outside the engine lock. Moves are journaled through <paramref name="changes"/>.
 /// </summary>
-public sealed class Processes(Hierarchy engine, Action<string> log)
+public sealed class RecordedMembership(Hierarchy engine, IChangeLog changes, Action<string> log) : IMembership
 {
     /// <summary>True when the netlink connector reports forks; otherwise parents are inferred from procfs.</summary>
     public bool ForkEventsAvailable { get; set; }
@@ -20,7 +22,15 @@ public sealed class Processes(Hierarchy engine, Action<string> log)
     /// children of recorded processes that appeared since.</summary>
     public void Refresh(Cgroup? scope = null)
     {
-        engine.Run(() => { engine.PruneLocked(ProcFs.Alive, scope); return 0; });
+        var candidates = engine.Run(() => engine.MembersLocked(scope));
+        var gone = candidates.Where(k => !ProcFs.Alive(k)).ToArray();
+        if (gone.Length > 0)
+            engine.Run(() =>
+            {
+                foreach (var k in gone)
+                    engine.ExitLocked(k);
+                return 0;
+            });
         if (!ForkEventsAvailable)
             InferChildren();
     }
@@ -67,7 +77,7 @@ public sealed class Processes(Hierarchy engine, Action<string> log)
         }
     }
 
-    public Rendered RenderProcs(Cgroup c)
+    public (Errno Error, List<int> Pids) Processes(Cgroup c)
     {
         Refresh(c);
         var (threaded, recorded, others) = engine.Run(() => (
@@ -75,14 +85,14 @@ public sealed class Processes(Hierarchy engine, Action<string> log)
             engine.RecordedProcsLocked(c),
             c.IsRoot ? engine.MembersLocked().Select(m => m.Pid).ToHashSet() : null));
         if (threaded)
-            return Errno.EOPNOTSUPP;
+            return (Errno.EOPNOTSUPP, []);
         if (others is not null)
             recorded.AddRange(ProcFs.Pids().Where(p => !others.Contains(p) && !ProcFs.IsZombie(p)));
         recorded.Sort();
-        return CoreRender.Ids(recorded.Distinct());
+        return (Errno.Ok, recorded.Distinct().ToList());
     }
 
-    public Rendered RenderThreads(Cgroup c)
+    public List<int> Threads(Cgroup c)
     {
         Refresh(c);
         var (candidates, members) = engine.Run(() => (
@@ -94,44 +104,35 @@ public sealed class Processes(Hierarchy engine, Action<string> log)
         foreach (int pid in candidates.Distinct())
         {
             var threads = ProcFs.Threads(pid);
-            var inHere = engine.Run(() => threads.Where(t => ReferenceEquals(engine.CgroupOfThreadLocked(pid, t), c)).ToList());
-            tids.AddRange(inHere);
+            tids.AddRange(engine.Run(() => threads.Where(t => ReferenceEquals(engine.CgroupOfThreadLocked(pid, t), c)).ToList()));
         }
         tids.Sort();
-        return CoreRender.Ids(tids);
+        return tids;
     }
 
-    /// <summary>cgroup.procs write (spec core.md 3.3) after the grammar.</summary>
-    public Errno MigrateProcess(FileContext x, string text)
+    public Errno MoveProcess(int id, Cgroup dst, int writerTid, Func<Cgroup, bool> mayWriteProcs)
     {
-        var p = CoreGrammar.Pid(text);
-        if (!p.Ok)
-            return p.Error;
-        var target = Resolve(p.Value == 0 ? x.WriterTid : p.Value, writer: p.Value == 0);
+        var target = Resolve(id == 0 ? writerTid : id, writer: id == 0);
         if (target.Error != Errno.Ok)
             return target.Error;
         if (target.Key is not { } key)
             return Errno.Ok; // a zombie: silently skipped
         EnsureRecorded(key.Pid);
-        return State.StateJournal.Commit(x.Fs.Journal, () => State.StateJournal.MemberRecord(key, x.Cgroup),
-            () => engine.Run(() => engine.MigrateProcessLocked(key, x.Cgroup, g => x.Fs.MayWriteProcs(g, x.Opener))));
+        return changes.Commit(() => new MemberRecord(key.Pid, key.StartTime, dst.Id),
+            () => engine.Run(() => engine.MigrateProcessLocked(key, dst, mayWriteProcs)));
     }
 
-    /// <summary>cgroup.threads write (spec core.md 3.4): one thread; 0 is the writing thread.</summary>
-    public Errno MigrateThread(FileContext x, string text)
+    public Errno MoveThread(int id, Cgroup dst, int writerTid, Func<Cgroup, bool> mayWriteProcs)
     {
-        var p = CoreGrammar.Pid(text);
-        if (!p.Ok)
-            return p.Error;
-        int tid = p.Value == 0 ? x.WriterTid : p.Value;
-        var target = Resolve(tid, writer: p.Value == 0);
+        int tid = id == 0 ? writerTid : id;
+        var target = Resolve(tid, writer: id == 0);
         if (target.Error != Errno.Ok)
             return target.Error;
         if (target.Key is not { } key)
             return Errno.Ok;
         EnsureRecorded(key.Pid);
-        return State.StateJournal.Commit(x.Fs.Journal, () => State.StateJournal.ThreadRecord(key, tid, x.Cgroup),
-            () => engine.Run(() => engine.MigrateThreadLocked(key, tid, x.Cgroup, g => x.Fs.MayWriteProcs(g, x.Opener))));
+        return changes.Commit(() => new ThreadRecord(key.Pid, key.StartTime, tid, dst.Id),
+            () => engine.Run(() => engine.MigrateThreadLocked(key, tid, dst, mayWriteProcs)));
     }
 
     /// <summary>Thread or process id → the live process: ESRCH if absent, EINVAL for pinned kernel
@@ -163,4 +164,31 @@ public sealed class Processes(Hierarchy engine, Action<string> log)
         }
         return Errno.Ok;
     }
+
+    // ---- events (the process-event connector's thread) ------------------------------------------
+
+    public void Forked(int parentPid, int parentTid, int childPid)
+    {
+        if (ProcFs.ReadStat(childPid) is not { } stat)
+            return; // already gone: nothing to record
+        var child = new ProcessKey(childPid, stat.StartTime);
+        engine.Run(() => { engine.ForkLocked(parentPid, parentTid, child); return 0; });
+    }
+
+    public void ThreadCreated(int pid, int creatorTid, int tid) =>
+        engine.Run(() => { engine.ThreadCreatedLocked(pid, creatorTid, tid); return 0; });
+
+    public void Exited(int pid) => engine.Run(() => { engine.PidExitedLocked(pid); return 0; });
+
+    public void ThreadExited(int pid, int tid) => engine.Run(() => { engine.ThreadExitLocked(pid, tid); return 0; });
+
+    // ---- restore (the journal's replay) --------------------------------------------------------------
+
+    public Errno RestoreProcess(ProcessKey process, Cgroup c) =>
+        !ProcFs.Alive(process) ? Errno.Ok // gone while we were down: nothing to restore
+        : engine.Run(() => engine.MigrateProcessLocked(process, c, _ => true));
+
+    public Errno RestoreThread(ProcessKey process, int tid, Cgroup c) =>
+        !ProcFs.Alive(process) ? Errno.Ok
+        : engine.Run(() => engine.MigrateThreadLocked(process, tid, c, _ => true));
 }

@@ -21,6 +21,9 @@ public static class ConfigGrammar
 {
     private static readonly Parser<string> Word = Parse.Char(c => !char.IsWhiteSpace(c), "non-space").AtLeastOnce().Text();
     private static readonly Parser<string> Gap = Parse.Chars(' ', '\t').AtLeastOnce().Text();
+    /// <summary>A capacity: decimal digits that fit in 64 bits (more is a parse error, never an exception).</summary>
+    private static readonly Parser<ulong> Capacity = Parse.Digit.AtLeastOnce().Text()
+        .Where(d => ulong.TryParse(d, out _)).Select(ulong.Parse);
 
     private static readonly Parser<ConfigEntry> Device =
         from k in Parse.String("rdma-device").Then(_ => Gap)
@@ -31,9 +34,9 @@ public static class ConfigGrammar
         from k in Parse.String("misc").Then(_ => Gap)
         from name in Word
         from g in Gap
-        from cap in Parse.Digit.AtLeastOnce().Text()
+        from cap in Capacity
         from follow in Gap.Then(_ => Parse.String("follow")).Optional()
-        select (ConfigEntry)new MiscEntry(name, ulong.Parse(cap), follow.IsDefined);
+        select (ConfigEntry)new MiscEntry(name, cap, follow.IsDefined);
 
     private static readonly Parser<ConfigEntry?> Line =
         from lead in Parse.Chars(' ', '\t').Many()
@@ -64,9 +67,9 @@ public static class ConfigGrammar
     {
         var p = from name in Parse.Char(c => c != '=' && !char.IsWhiteSpace(c), "name").AtLeastOnce().Text()
                 from eq in Parse.Char('=')
-                from cap in Parse.Digit.AtLeastOnce().Text()
+                from cap in Capacity
                 from follow in Parse.String(",follow").Optional()
-                select new MiscEntry(name, ulong.TryParse(cap, out var v) ? v : ulong.MaxValue, follow.IsDefined);
+                select new MiscEntry(name, cap, follow.IsDefined);
         var r = p.End().TryParse(s);
         return r.WasSuccessful ? Parsed<MiscEntry>.Of(r.Value) : Parsed<MiscEntry>.Fail(Errno.EINVAL);
     }

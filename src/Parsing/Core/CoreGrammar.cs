@@ -4,43 +4,40 @@ using Sprache;
 namespace CgFs.Parsing;
 
 /// <summary>cgroup.subtree_control write: controllers to enable and to disable (last mention wins).</summary>
-public readonly record struct SubtreeControlCommand(Controllers Enable, Controllers Disable);
+public readonly record struct SubtreeControlCommand(ControllerMask Enable, ControllerMask Disable);
 
 /// <summary>Write grammars of the core cgroup.* files (spec core.md 3), in the kernel's check order.</summary>
 public static class CoreGrammar
 {
-    private static readonly Parser<Controllers> ControllerName =
-        Parse.String("rdma").Return(Controllers.Rdma).Or(Parse.String("misc").Return(Controllers.Misc));
-
-    /// <summary>One token: '+' or '-' then exactly a known controller name.</summary>
-    private static readonly Parser<(bool Enable, Controllers Controller)> SubtreeToken =
+    /// <summary>One token: '+' or '-' then the rest, which must be exactly a registered controller's name.</summary>
+    private static readonly Parser<(bool Enable, string Name)> SubtreeToken =
         from op in Parse.Chars('+', '-')
-        from c in ControllerName
-        from end in Parse.AnyChar.Not()
-        select (op == '+', c);
+        from name in Parse.AnyChar.AtLeastOnce().Text()
+        select (op == '+', name);
 
     /// <summary>Tokens are separated by the space character only; runs of spaces are skipped, so
-    /// tabs and newlines inside make a token invalid (spec core.md 3.2).</summary>
-    public static Parsed<SubtreeControlCommand> SubtreeControl(string buffer)
+    /// tabs and newlines inside make a token invalid (spec core.md 3.2). <paramref name="controllers"/>
+    /// are the registered ones: an unknown name is EINVAL.</summary>
+    public static Parsed<SubtreeControlCommand> SubtreeControl(string buffer, IReadOnlyList<Controller> controllers)
     {
-        Controllers enable = Controllers.None, disable = Controllers.None;
+        ControllerMask enable = ControllerMask.None, disable = ControllerMask.None;
         foreach (var token in KernelText.Strip(buffer).Split(' '))
         {
             if (token.Length == 0)
                 continue;
-            var r = SubtreeToken.TryParse(token);
-            if (!r.WasSuccessful)
+            var r = SubtreeToken.End().TryParse(token);
+            var c = r.WasSuccessful ? controllers.FirstOrDefault(x => x.Name == r.Value.Name) : null;
+            if (c is null)
                 return Parsed<SubtreeControlCommand>.Fail(Errno.EINVAL);
-            var (on, c) = r.Value;
-            if (on)
+            if (r.Value.Enable)
             {
-                enable |= c;
-                disable &= ~c;
+                enable |= c.Mask;
+                disable &= ~c.Mask;
             }
             else
             {
-                disable |= c;
-                enable &= ~c;
+                disable |= c.Mask;
+                enable &= ~c.Mask;
             }
         }
         return Parsed<SubtreeControlCommand>.Of(new SubtreeControlCommand(enable, disable));

@@ -1,0 +1,48 @@
+using CgFs.Accounting;
+using CgFs.Membership;
+using CgFs.Tree;
+
+namespace CgFs;
+
+/// <summary>
+/// The composition root: one mount's engine, controllers, membership, view and change log, wired
+/// in one place so the daemon and in-process tests build exactly the same thing. Data flows one
+/// way: the protocol calls the view, the view parses with Parsing's grammars and calls the engine
+/// (membership and journal are services the view is given, not things it reaches for).
+/// </summary>
+public sealed class CgfsStack
+{
+    private readonly Action<string> _log;
+
+    private CgfsStack(IReadOnlyList<ControllerPlugin> plugins, ViewOptions options, Action<string> log, uint ownerUid, uint ownerGid)
+    {
+        _log = log;
+        Plugins = plugins;
+        Engine = new Hierarchy(plugins.Select(p => p.Controller));
+        Membership = new RecordedMembership(Engine, Changes, log);
+        Fs = new CgroupFileSystem(Engine, plugins, Membership, Changes, options, log, ownerUid, ownerGid);
+    }
+
+    /// <param name="plugins">The controllers (default: <see cref="ControllerRegistry.Default"/>).</param>
+    public static CgfsStack Create(IReadOnlyList<ControllerPlugin>? plugins = null, ViewOptions? options = null,
+        Action<string>? log = null, uint ownerUid = 0, uint ownerGid = 0) =>
+        new(plugins ?? ControllerRegistry.Default(), options ?? ViewOptions.Default, log ?? (_ => { }), ownerUid, ownerGid);
+
+    public IReadOnlyList<ControllerPlugin> Plugins { get; }
+    public Hierarchy Engine { get; }
+    /// <summary>Where changes are recorded: nowhere until <see cref="OpenJournal"/>.</summary>
+    public ChangeLogSlot Changes { get; } = new();
+    public RecordedMembership Membership { get; }
+    public CgroupFileSystem Fs { get; }
+
+    /// <summary>Control requests as served to the socket, journaled like the view's changes.</summary>
+    public Control.ControlRequests ControlRequests(uint ownerUid, string mountPoint) => new(Engine, Plugins, Changes, ownerUid, mountPoint);
+
+    /// <summary>Replays the journal at <paramref name="path"/>, then records every change there.</summary>
+    public State.StateJournal OpenJournal(string path)
+    {
+        var journal = State.StateJournal.Open(path, Engine, Plugins, Fs, Membership, _log);
+        Changes.Target = journal;
+        return journal;
+    }
+}

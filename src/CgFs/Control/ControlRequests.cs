@@ -1,0 +1,120 @@
+using System.Text;
+using CgFs.Accounting;
+using CgFs.Parsing;
+using CgFs.Tree;
+
+namespace CgFs.Control;
+
+/// <summary>
+/// What the control protocol's requests do, apart from the socket that carries them: the
+/// permission decision (devices, capacities and `memory` are for root or the mount's owner),
+/// controller requests handed to the controller they belong to, charges through the caller's
+/// <see cref="ChargeContext"/>, and the reply lines.
+/// </summary>
+public sealed class ControlRequests(Hierarchy engine, IReadOnlyList<ControllerPlugin> plugins, IChangeLog changes, uint ownerUid, string mountPoint)
+{
+    /// <summary>Connections open now, for `memory` (set by the server).</summary>
+    public Func<int> Connections { get; set; } = () => 0;
+
+    /// <summary>Requests that change the mount's configuration or cost a full GC.</summary>
+    public static bool NeedsAdmin(ControlCommand cmd) => cmd is DeviceAdd or DeviceRemove or MiscCapacity or MiscRemove or Memory;
+
+    /// <summary>Root and the mount's owner are administrators.</summary>
+    public bool IsAdmin(uint uid) => uid == 0 || uid == ownerUid;
+
+    /// <summary>Serves one request line from <paramref name="peerUid"/>; the reply (data lines, then
+    /// "ok [VALUE]" or "error ERRNO MESSAGE") is appended to <paramref name="o"/>.</summary>
+    public void Execute(string line, uint peerUid, ChargeContext context, StringBuilder o)
+    {
+        var parsed = ControlGrammar.Line(line);
+        if (!parsed.Ok)
+        {
+            Error(o, Errno.EINVAL, $"cannot parse \"{line}\" (protocol {ControlGrammar.Version})");
+            return;
+        }
+        var cmd = parsed.Value;
+        if (NeedsAdmin(cmd) && !IsAdmin(peerUid))
+        {
+            Error(o, Errno.EPERM, cmd is Memory ? "only root or the mount's owner may force a full GC"
+                : "only root or the mount's owner may change devices and capacities");
+            return;
+        }
+        switch (cmd)
+        {
+            case Status:
+                StatusLines(o);
+                Ok(o);
+                break;
+            case Memory:
+                MemoryLines(o);
+                Ok(o);
+                break;
+            case ChargeRdma(var device, var resource, var amount):
+                var (re, rid) = context.ChargeRdma(device, resource, amount);
+                Charged(o, re, rid, re == Errno.ENODEV ? $"no device {device}" : $"rdma {device} {RdmaResources.Name(resource)} over a limit");
+                break;
+            case ChargeMisc(var name, var amount):
+                var (me, mid) = context.ChargeMisc(name, amount);
+                Charged(o, me, mid, me == Errno.EINVAL ? $"misc type {name} is unknown or has capacity 0" : $"misc {name} over its max or capacity");
+                break;
+            case Uncharge(var id):
+                Done(o, new ControlReply(context.Uncharge(id), $"no charge {id} in this context"));
+                break;
+            default:
+                Done(o, Apply(cmd, changes) ?? new ControlReply(Errno.EINVAL, $"no controller serves \"{line}\""));
+                break;
+        }
+    }
+
+    /// <summary>A controller's request (device, type), journaled through <paramref name="log"/>; the
+    /// journal's replay calls this too, with no log. Null if no controller serves it.</summary>
+    public ControlReply? Apply(ControlCommand cmd, IChangeLog log)
+    {
+        foreach (var p in plugins)
+            if (p.Execute(cmd, log) is { } reply)
+                return reply;
+        return null;
+    }
+
+    private void StatusLines(StringBuilder o)
+    {
+        o.Append("version ").Append(ControlGrammar.Version).Append('\n');
+        o.Append("mount ").Append(mountPoint).Append('\n');
+        foreach (var line in engine.Run(() => plugins.SelectMany(p => p.StatusLocked()).ToArray()))
+            o.Append(line).Append('\n');
+    }
+
+    /// <summary>What a soak test watches: the managed heap after a full, compacting, blocking GC
+    /// (what is really alive), the resident set, and the open control connections.</summary>
+    private void MemoryLines(StringBuilder o)
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        o.Append("heap ").Append(GC.GetTotalMemory(forceFullCollection: false)).Append('\n');
+        o.Append("rss ").Append(Environment.WorkingSet).Append('\n');
+        o.Append("connections ").Append(Connections()).Append('\n');
+    }
+
+    private static void Ok(StringBuilder o) => o.Append("ok\n");
+
+    private static void Done(StringBuilder o, ControlReply r)
+    {
+        foreach (var line in r.Lines ?? [])
+            o.Append(line).Append('\n');
+        if (r.Error == Errno.Ok)
+            Ok(o);
+        else
+            Error(o, r.Error, r.Message);
+    }
+
+    private static void Charged(StringBuilder o, Errno e, long id, string message)
+    {
+        if (e == Errno.Ok)
+            o.Append("ok ").Append(id).Append('\n');
+        else
+            Error(o, e, message);
+    }
+
+    public static void Error(StringBuilder o, Errno e, string message) => o.Append($"error {e} {message}\n");
+}

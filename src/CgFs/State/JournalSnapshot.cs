@@ -1,0 +1,90 @@
+using CgFs.Accounting;
+using CgFs.Parsing;
+using CgFs.Tree;
+
+namespace CgFs.State;
+
+/// <summary>
+/// The live state as journal records, in an order that replays: each controller's configuration
+/// (devices, types), the tree, per-cgroup settings that do not constrain mkdir, then limits,
+/// owners, members, and charges held through shortcut files. Built from the same records the
+/// hooks write and from the Parsing renderers (a limit is journaled as the line its file shows).
+/// </summary>
+public sealed class JournalSnapshot(Hierarchy engine, IReadOnlyList<ControllerPlugin> plugins, CgroupFileSystem fs)
+{
+    /// <summary>What one cgroup contributes, collected under the engine lock in one pass.</summary>
+    private sealed record CgroupState(Cgroup Cgroup, CgroupSettings Settings, (string File, string Text)[] Limits, (string File, string Text)[] Holdings);
+
+    public List<string> Lines() => Records().Select(r => r.Format()).ToList();
+
+    public IEnumerable<JournalRecord> Records()
+    {
+        var (configuration, cgroups, placements) = engine.Run(() => (
+            plugins.SelectMany(p => p.ConfigurationLocked()).ToList(),
+            new[] { engine.Root }.Concat(engine.DescendantsPreOrderLocked(engine.Root)).Select(StateOfLocked).ToList(),
+            engine.PlacementsLocked()));
+        var views = cgroups.ToDictionary(s => s.Cgroup, s => fs.ViewOf(s.Cgroup));
+
+        foreach (var command in configuration)
+            yield return new ControlRecord(command);
+        foreach (var s in cgroups.Skip(1))
+        {
+            var view = views[s.Cgroup];
+            yield return new MkdirRecord(s.Cgroup.Id, s.Cgroup.Parent!.Id, view.Metas[0].Mode, view.CreatorUid, view.CreatorGid, s.Cgroup.Name);
+        }
+        foreach (var s in cgroups.Where(s => s.Settings.Threaded))
+            yield return Write(s.Cgroup, "cgroup.type", "threaded");
+        foreach (var s in cgroups.Where(s => !s.Settings.SubtreeControl.IsEmpty))
+            yield return Write(s.Cgroup, "cgroup.subtree_control", CoreRender.EnableWrite(engine.Names(s.Settings.SubtreeControl)));
+        foreach (var s in cgroups)
+            foreach (var r in Settings(s, views[s.Cgroup]))
+                yield return r;
+        foreach (var p in placements)
+        {
+            yield return new MemberRecord(p.Process.Pid, p.Process.StartTime, p.Cgroup.Id);
+            foreach (var (tid, where) in p.Threads)
+                yield return new ThreadRecord(p.Process.Pid, p.Process.StartTime, tid, where.Id);
+        }
+        foreach (var s in cgroups)
+            foreach (var (file, text) in s.Holdings)
+                yield return Write(s.Cgroup, file, text);
+    }
+
+    private CgroupState StateOfLocked(Cgroup c)
+    {
+        var limits = new List<(string, string)>();
+        var holdings = new List<(string, string)>();
+        foreach (var p in plugins)
+            if (engine.StateLocked(c, p.Controller) is { } state)
+            {
+                limits.AddRange(p.LimitsLocked(state));
+                holdings.AddRange(p.HoldingsLocked(state));
+            }
+        return new CgroupState(c, engine.SettingsLocked(c), limits.ToArray(), holdings.ToArray());
+    }
+
+    /// <summary>Core settings, owners and xattrs, then the controllers' limits.</summary>
+    private static IEnumerable<JournalRecord> Settings(CgroupState s, CgroupFileSystem.CgroupView view)
+    {
+        var c = s.Cgroup;
+        if (s.Settings.MaxDepth != int.MaxValue)
+            yield return Write(c, "cgroup.max.depth", CoreRender.Limit(s.Settings.MaxDepth));
+        if (s.Settings.MaxDescendants != int.MaxValue)
+            yield return Write(c, "cgroup.max.descendants", CoreRender.Limit(s.Settings.MaxDescendants));
+        if (s.Settings.FreezeSelf)
+            yield return Write(c, "cgroup.freeze", CoreRender.Freeze(true));
+        if (!view.Pressure)
+            yield return Write(c, "cgroup.pressure", "0");
+        foreach (var (target, mode, uid, gid, xattrs) in view.Metas)
+        {
+            yield return new MetaRecord(c.Id, target, mode, uid, gid);
+            foreach (var (name, value) in xattrs ?? [])
+                yield return new XattrRecord(c.Id, target, name, value);
+        }
+        foreach (var (file, text) in s.Limits)
+            yield return Write(c, file, text);
+    }
+
+    /// <summary>A write as root, replayed through the file's handler.</summary>
+    private static WriteRecord Write(Cgroup c, string file, string text) => new(c.Id, file, 0, 0, text);
+}

@@ -1,0 +1,128 @@
+using CgFs.Accounting;
+using CgFs.Parsing;
+
+namespace CgFs.Tree.Rdma;
+
+/// <summary>The rdma controller above the engine: its files (spec rdma.md 2; non-root cgroups
+/// with rdma state), device requests of the control protocol, and its journal and status lines.</summary>
+public sealed class RdmaPlugin : ControllerPlugin
+{
+    private readonly RdmaController _rdma = new();
+
+    public RdmaPlugin()
+    {
+        Files =
+        [
+            new("rdma.max", InterfaceFile.ReadWrite, Placement.NotOnRoot, _rdma, Render: ReadMax, Write: WriteMax),
+            new("rdma.current", InterfaceFile.ReadOnly, Placement.NotOnRoot, _rdma, Render: ReadCurrent, Write: WriteCurrentDelta),
+            new("rdma.peak", InterfaceFile.ReadOnly, Placement.NotOnRoot, _rdma, Render: ReadPeak, Write: null, Since72: true),
+            new("rdma.events", InterfaceFile.ReadOnly, Placement.NotOnRoot, _rdma, Render: ReadEvents, Write: null,
+                Notifies: RdmaController.Events, Since72: true),
+            new("rdma.events.local", InterfaceFile.ReadOnly, Placement.NotOnRoot, _rdma, Render: ReadEventsLocal, Write: null,
+                Notifies: RdmaController.EventsLocal, Since72: true),
+        ];
+    }
+
+    public override Controller Controller => _rdma;
+    public override IReadOnlyList<InterfaceFile> Files { get; }
+
+    private RdmaRow[] Rows(FileContext x) => x.Engine.Run(() => _rdma.RowsLocked((RdmaState)x.State!));
+
+    private Rendered ReadMax(FileContext x) => RdmaRender.Max(Rows(x));
+    private Rendered ReadCurrent(FileContext x) => RdmaRender.Current(Rows(x));
+    private Rendered ReadPeak(FileContext x) => RdmaRender.Peak(Rows(x));
+    private Rendered ReadEvents(FileContext x) => RdmaRender.Events(Rows(x));
+    private Rendered ReadEventsLocal(FileContext x) => RdmaRender.EventsLocal(Rows(x));
+
+    /// <summary>Parse everything first (EINVAL), then look the device up (ENODEV), then apply. A mount
+    /// emulating a kernel before 7.2 uses that kernel's parser (spec rdma.md 4.3).</summary>
+    private Errno WriteMax(FileContext x, string text)
+    {
+        var p = x.Services.Options.RdmaLegacy ? RdmaGrammar.MaxLegacy(text) : RdmaGrammar.Max(text);
+        if (!p.Ok)
+            return p.Error;
+        var cmd = p.Value;
+        return x.Engine.Run(() =>
+        {
+            var device = _rdma.FindLocked(cmd.Device);
+            if (device is null)
+                return Errno.ENODEV;
+            _rdma.SetMaxLocked((RdmaState)x.State!, device, cmd.HcaHandle, cmd.HcaObject);
+            return Errno.Ok;
+        });
+    }
+
+    /// <summary>The rdma.current shortcut (documented extension, root only by the file's mode):
+    /// both resources change or neither does.</summary>
+    private Errno WriteCurrentDelta(FileContext x, string text)
+    {
+        var p = RdmaGrammar.CurrentDelta(text);
+        if (!p.Ok)
+            return p.Error;
+        var cmd = p.Value;
+        var state = (RdmaState)x.State!;
+        return x.Engine.Run(() =>
+        {
+            var device = _rdma.FindLocked(cmd.Device);
+            if (device is null)
+                return Errno.ENODEV;
+            var e = _rdma.ApplyShortcutLocked(state, device, RdmaResource.HcaHandle, cmd.HcaHandle);
+            if (e != Errno.Ok)
+                return e;
+            e = _rdma.ApplyShortcutLocked(state, device, RdmaResource.HcaObject, cmd.HcaObject);
+            if (e != Errno.Ok)
+                _rdma.ApplyShortcutLocked(state, device, RdmaResource.HcaHandle, -cmd.HcaHandle);
+            return e;
+        });
+    }
+
+    public override IEnumerable<ControlCommand> ConfigurationLocked() => _rdma.DevicesLocked.Select(d => new DeviceAdd(d.Name)).ToArray();
+
+    public override IEnumerable<(string File, string Text)> LimitsLocked(ControllerState state) =>
+        _rdma.ConfigLocked((RdmaState)state)
+            .Where(r => r.MaxHandle != int.MaxValue || r.MaxObject != int.MaxValue)
+            .Select(r => ("rdma.max", RdmaRender.MaxLine(r.Device, r.MaxHandle, r.MaxObject)))
+            .ToArray();
+
+    public override IEnumerable<(string File, string Text)> HoldingsLocked(ControllerState state) =>
+        _rdma.ConfigLocked((RdmaState)state)
+            .Where(r => r.HeldHandle > 0 || r.HeldObject > 0)
+            .Select(r => ("rdma.current", RdmaRender.CurrentDelta(r.Device, r.HeldHandle, r.HeldObject)))
+            .ToArray();
+
+    /// <summary>One line per device: what the root's rdma.current would show.</summary>
+    public override IEnumerable<string> StatusLocked() =>
+        _rdma.RowsLocked((RdmaState)Controller.Hierarchy.StateLocked(Controller.Hierarchy.Root, _rdma)!)
+            .Select(r => $"device {r.Device} " + string.Join(' ', RdmaResources.Names.Select((n, i) => $"{n}={r.Current[i]}")))
+            .ToArray();
+
+    public override ControlReply? Execute(ControlCommand command, IChangeLog changes) => command switch
+    {
+        DeviceAdd(var name) => Reply(changes.Commit(() => new ControlRecord(command), () => Run(() =>
+        {
+            if (_rdma.FindLocked(name) is not null)
+                return Errno.EEXIST;
+            _rdma.RegisterLocked(name);
+            return Errno.Ok;
+        })), (Errno.EEXIST, $"device {name} is already registered")),
+        DeviceRemove(var name) => Reply(changes.Commit(() => new ControlRecord(command),
+                () => Run(() => _rdma.FindLocked(name) is { } d ? _rdma.UnregisterLocked(d) : Errno.ENODEV)),
+            (Errno.EBUSY, $"device {name} has charges held; release them first"), (Errno.ENODEV, $"no device {name}")),
+        DeviceList => new ControlReply(Errno.Ok, Lines: Run(() => _rdma.DevicesLocked.Select(d => d.Name).ToArray())),
+        _ => null,
+    };
+
+    private T Run<T>(Func<T> f) => Controller.Hierarchy.Run(f);
+
+    /// <summary>A reply naming the reason for the errnos this request can be refused with; any other
+    /// refusal came from the journal.</summary>
+    internal static ControlReply Reply(Errno e, params (Errno Errno, string Reason)[] reasons)
+    {
+        if (e == Errno.Ok)
+            return new ControlReply(e);
+        foreach (var (errno, reason) in reasons)
+            if (e == errno)
+                return new ControlReply(e, reason);
+        return new ControlReply(e, $"the state journal cannot record it: {Errnos.Describe(e)}");
+    }
+}

@@ -99,7 +99,7 @@ public sealed partial class Hierarchy
         return result;
     }
 
-    internal void NotifyLocked(Cgroup c, Notifier file)
+    public void NotifyLocked(Cgroup c, Notifier file)
     {
         AssertLocked();
         c.Generations ??= new Dictionary<Notifier, ulong>();
@@ -266,7 +266,7 @@ public sealed partial class Hierarchy
 
     /// <summary>Called after usage was taken from <paramref name="s"/>: an offline state with no usage
     /// left stops dying and is freed (kernel: css_free once the last reference is put).</summary>
-    internal void ReleaseIfDeadLocked(ControllerState s)
+    public void ReleaseIfDeadLocked(ControllerState s)
     {
         AssertLocked();
         if (s.Online || s.HasUsageLocked)

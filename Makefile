@@ -42,10 +42,13 @@ test-deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-## test: every test, including the ones that mount a real cgfs and drive it with bash
+## test: every test, including the ones that mount a real cgfs and drive it with bash; then the
+##       in-process tests once more in Debug, where every *Locked method asserts the engine lock is held
 test: build test-deps
 	$(DOTNET) test tests/CgFs.Tests/CgFs.Tests.csproj -c $(CONFIGURATION) --nologo \
 	  --results-directory TestResults --logger "trx;LogFileName=cgfs.trx" --logger "console;verbosity=normal"
+	$(DOTNET) test tests/CgFs.Tests/CgFs.Tests.csproj -c Debug --nologo -v q \
+	  --filter "FullyQualifiedName!~.Integration."
 
 ## stress: the reliability suite at full size (10^5 fuzzed writes, 8 x 10^5 engine ops, 1,000 killed holders,
 ##         memory soaks: 32 shell workers x 4 rounds of cgroup churn, 10^4 holders, 10^4 pollers, 10^5 stale opens)

@@ -45,7 +45,11 @@ public abstract class Controller(string name)
 
     /// <summary>kernel: can_attach. Called for a process migration after the core's own checks
     /// passed; a refusal aborts it and every controller asked before gets <see cref="CancelAttachLocked"/>.</summary>
-    protected internal virtual Errno CanAttachLocked(int pid, Cgroup dst) => Errno.Ok;
+    protected internal virtual Errno CanAttachLocked(int pid, Cgroup dst)
+    {
+        AssertLocked();
+        return Errno.Ok;
+    }
 
     /// <summary>kernel: cancel_attach: undo what <see cref="CanAttachLocked"/> prepared.</summary>
     protected internal virtual void CancelAttachLocked(int pid, Cgroup dst) { }

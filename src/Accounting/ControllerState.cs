@@ -27,6 +27,10 @@ public abstract class ControllerState
     /// <summary>Called under the engine lock when the state goes offline (rmdir or -ctrl).</summary>
     protected internal abstract void OfflineLocked();
 
+    /// <summary>The engine lock's lockdep_assert_held, for methods of a state.</summary>
+    [System.Diagnostics.Conditional("DEBUG")]
+    protected void AssertLocked() => Controller.Hierarchy.AssertLocked();
+
     /// <summary>Frees everything the state holds and unregisters it wherever it is registered, once
     /// it is offline and uncharged (kernel: css_free). Called once, under the engine lock.</summary>
     protected internal abstract void ReleaseLocked();

@@ -84,6 +84,7 @@ public sealed partial class Hierarchy
     /// processes of its own (no internal processes).</summary>
     private Errno VetEnableLocked(Cgroup c, ControllerMask enable)
     {
+        AssertLocked();
         if ((enable & ~ThreadedControllers).IsEmpty)
             return Errno.Ok;
         if (!IsValidDomainLocked(c.DomCgroup))
@@ -96,6 +97,7 @@ public sealed partial class Hierarchy
     /// <summary>cgroup.type write of "threaded" (kernel: cgroup_enable_threaded), spec core.md 3.5.</summary>
     public Errno MakeThreadedLocked(Cgroup c)
     {
+        AssertLocked();
         if (c.Threaded)
             return Errno.Ok;
         if (c.Removed)
@@ -114,6 +116,7 @@ public sealed partial class Hierarchy
 
     public CgroupType TypeLocked(Cgroup c)
     {
+        AssertLocked();
         if (c.Threaded)
             return CgroupType.Threaded;
         if (!IsValidDomainLocked(c))
@@ -124,6 +127,7 @@ public sealed partial class Hierarchy
     /// <summary>kernel: cgroup_is_valid_domain. No ancestor below the root may be a thread root or threaded.</summary>
     internal bool IsValidDomainLocked(Cgroup c)
     {
+        AssertLocked();
         if (c.Threaded)
             return false;
         for (var p = c.Parent; p is not null; p = p.Parent)
@@ -137,12 +141,17 @@ public sealed partial class Hierarchy
     }
 
     /// <summary>kernel: cgroup_is_thread_root: threaded children, or own processes with threaded controllers enabled.</summary>
-    internal bool IsThreadRootLocked(Cgroup c) =>
-        !c.Threaded && (c.NrThreadedChildren > 0 || c.OwnTasks > 0 && !(c.SubtreeControl & ThreadedControllers).IsEmpty);
+    internal bool IsThreadRootLocked(Cgroup c)
+    {
+        AssertLocked();
+        return 
+            !c.Threaded && (c.NrThreadedChildren > 0 || c.OwnTasks > 0 && !(c.SubtreeControl & ThreadedControllers).IsEmpty);
+    }
 
     /// <summary>kernel: cgroup_can_be_thread_root.</summary>
     internal bool CanBeThreadRootLocked(Cgroup c)
     {
+        AssertLocked();
         if (c.IsRoot)
             return true;
         if (c.Threaded)
@@ -206,14 +215,35 @@ public sealed partial class Hierarchy
 
 public sealed partial class Hierarchy
 {
-    public ControllerMask SubtreeControlLocked(Cgroup c) => c.SubtreeControl;
-    public int MaxDepthLocked(Cgroup c) => c.MaxDepth;
-    public int MaxDescendantsLocked(Cgroup c) => c.MaxDescendants;
-    public bool FreezeSelfLocked(Cgroup c) => c.FreezeSelf;
-    public (bool Populated, bool Frozen) EventsLocked(Cgroup c) => (c.Populated, c.Frozen);
+    public ControllerMask SubtreeControlLocked(Cgroup c)
+    {
+        AssertLocked();
+        return c.SubtreeControl;
+    }
+    public int MaxDepthLocked(Cgroup c)
+    {
+        AssertLocked();
+        return c.MaxDepth;
+    }
+    public int MaxDescendantsLocked(Cgroup c)
+    {
+        AssertLocked();
+        return c.MaxDescendants;
+    }
+    public bool FreezeSelfLocked(Cgroup c)
+    {
+        AssertLocked();
+        return c.FreezeSelf;
+    }
+    public (bool Populated, bool Frozen) EventsLocked(Cgroup c)
+    {
+        AssertLocked();
+        return (c.Populated, c.Frozen);
+    }
 
     public long FrozenUsecLocked(Cgroup c)
     {
+        AssertLocked();
         long ticks = c.FrozenTicks + (c.Frozen && !c.Removed ? Stopwatch.GetTimestamp() - c.FreezeStartTicks : 0);
         return ticks * 1_000_000 / Stopwatch.Frequency;
     }

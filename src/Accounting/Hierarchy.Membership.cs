@@ -23,23 +23,37 @@ public sealed partial class Hierarchy
     private readonly Dictionary<int, Member> _members = new();
 
     /// <summary>The cgroup whose cgroup.procs lists the process (its leader's cgroup).</summary>
-    public Cgroup CgroupOfLocked(int pid) => _members.TryGetValue(pid, out var m) ? m.LeaderCgroup : Root;
+    public Cgroup CgroupOfLocked(int pid)
+    {
+        AssertLocked();
+        return _members.TryGetValue(pid, out var m) ? m.LeaderCgroup : Root;
+    }
 
     public Cgroup CgroupOfThreadLocked(int pid, int tid)
     {
+        AssertLocked();
         if (!_members.TryGetValue(pid, out var m))
             return Root;
         return m.Threads is not null && m.Threads.TryGetValue(tid, out var g) ? g : m.Cgroup;
     }
 
-    public bool IsMemberLocked(int pid) => _members.ContainsKey(pid);
+    public bool IsMemberLocked(int pid)
+    {
+        AssertLocked();
+        return _members.ContainsKey(pid);
+    }
 
-    public ProcessKey[] MembersLocked() => _members.Values.Select(m => m.Key).ToArray();
+    public ProcessKey[] MembersLocked()
+    {
+        AssertLocked();
+        return _members.Values.Select(m => m.Key).ToArray();
+    }
 
     /// <summary>Processes listed by cgroup.procs of <paramref name="c"/> among recorded members. A thread
     /// root lists every process with a thread anywhere in its threaded subtree (kernel: CSS_TASK_ITER_THREADED).</summary>
     public List<int> RecordedProcsLocked(Cgroup c)
     {
+        AssertLocked();
         var pids = new List<int>();
         bool threadRoot = IsThreadRootLocked(c);
         foreach (var m in _members.Values)
@@ -54,17 +68,26 @@ public sealed partial class Hierarchy
     }
 
     /// <summary>Recorded processes with at least one thread placed in <paramref name="c"/>.</summary>
-    public List<int> RecordedProcsWithThreadsInLocked(Cgroup c) =>
-        _members.Values.Where(m => m.Placements.Any(g => ReferenceEquals(g, c))).Select(m => m.Key.Pid).ToList();
+    public List<int> RecordedProcsWithThreadsInLocked(Cgroup c)
+    {
+        AssertLocked();
+        return 
+            _members.Values.Where(m => m.Placements.Any(g => ReferenceEquals(g, c))).Select(m => m.Key.Pid).ToList();
+    }
 
     /// <summary>Recorded processes placed anywhere in the subtree of <paramref name="c"/> (cgroup.kill victims).</summary>
-    public List<ProcessKey> RecordedSubtreeLocked(Cgroup c) =>
-        _members.Values.Where(m => m.Placements.Any(g => IsDescendantOrSelf(g, c))).Select(m => m.Key).ToList();
+    public List<ProcessKey> RecordedSubtreeLocked(Cgroup c)
+    {
+        AssertLocked();
+        return 
+            _members.Values.Where(m => m.Placements.Any(g => IsDescendantOrSelf(g, c))).Select(m => m.Key).ToList();
+    }
 
     /// <summary>cgroup.procs write after the pid was validated (kernel: __cgroup_procs_write, threadgroup).</summary>
     /// <param name="mayWriteProcs">Whether the opener may write cgroup.procs of the given cgroup (spec core.md 5.1).</param>
     public Errno MigrateProcessLocked(ProcessKey p, Cgroup dst, Func<Cgroup, bool> mayWriteProcs)
     {
+        AssertLocked();
         if (dst.Removed)
             return Errno.ENODEV;
         _members.TryGetValue(p.Pid, out var m);
@@ -100,6 +123,7 @@ public sealed partial class Hierarchy
     /// decides the errno, and every one asked before it is told to cancel.</summary>
     private Errno CanAttachLocked(int pid, Cgroup dst)
     {
+        AssertLocked();
         for (int i = 0; i < Controllers.Count; i++)
         {
             var e = Controllers[i].CanAttachLocked(pid, dst);
@@ -115,6 +139,7 @@ public sealed partial class Hierarchy
     /// <summary>cgroup.threads write: one thread, within its resource domain (spec core.md 3.4).</summary>
     public Errno MigrateThreadLocked(ProcessKey p, int tid, Cgroup dst, Func<Cgroup, bool> mayWriteProcs)
     {
+        AssertLocked();
         if (dst.Removed)
             return Errno.ENODEV;
         _members.TryGetValue(p.Pid, out var m);
@@ -153,6 +178,7 @@ public sealed partial class Hierarchy
     /// <summary>kernel: cgroup_migrate_vet_dst.</summary>
     private Errno VetDestinationLocked(Cgroup dst)
     {
+        AssertLocked();
         if (!IsValidDomainLocked(dst.DomCgroup))
             return Errno.EOPNOTSUPP;
         if (dst.IsRoot)
@@ -174,6 +200,7 @@ public sealed partial class Hierarchy
     /// <summary>A process was forked: it is born where the forking thread is (kernel: cgroup_post_fork).</summary>
     public void ForkLocked(int parentPid, int parentTid, ProcessKey child)
     {
+        AssertLocked();
         if (_members.ContainsKey(child.Pid) || !_members.ContainsKey(parentPid))
             return;
         var where = CgroupOfThreadLocked(parentPid, parentTid);
@@ -188,6 +215,7 @@ public sealed partial class Hierarchy
     /// <summary>A new thread starts where the thread that created it is.</summary>
     public void ThreadCreatedLocked(int pid, int creatorTid, int newTid)
     {
+        AssertLocked();
         if (!_members.TryGetValue(pid, out var m) || m.Threads is null)
             return;
         if (m.Threads.TryGetValue(creatorTid, out var where) && !ReferenceEquals(where, m.Cgroup))
@@ -199,6 +227,7 @@ public sealed partial class Hierarchy
 
     public void ThreadExitLocked(int pid, int tid)
     {
+        AssertLocked();
         if (_members.TryGetValue(pid, out var m) && m.Threads is not null && m.Threads.Remove(tid, out var g))
             AddTaskLocked(g, -1);
     }
@@ -207,6 +236,7 @@ public sealed partial class Hierarchy
     /// as empty). A recorded process with the same pid but another start time is left alone.</summary>
     public void ExitLocked(ProcessKey p)
     {
+        AssertLocked();
         if (_members.TryGetValue(p.Pid, out var m) && m.Key == p)
             ExitedLocked(m);
     }
@@ -216,6 +246,7 @@ public sealed partial class Hierarchy
     /// recycled pid's recorded process is gone too.</summary>
     public void PidExitedLocked(int pid)
     {
+        AssertLocked();
         if (_members.TryGetValue(pid, out var m))
             ExitedLocked(m);
     }
@@ -232,6 +263,7 @@ public sealed partial class Hierarchy
     /// <summary>The recorded process is gone (exit, zombie, or its pid was recycled).</summary>
     private void ExitedLocked(Member m)
     {
+        AssertLocked();
         DropLocked(m);
         foreach (var ctrl in Controllers)
             ctrl.ExitLocked(m.Key.Pid);
@@ -240,6 +272,7 @@ public sealed partial class Hierarchy
     /// <summary>Removes the process's placements (before it is placed again, or when it is gone).</summary>
     private void DropLocked(Member m)
     {
+        AssertLocked();
         _members.Remove(m.Key.Pid);
         foreach (var g in m.Placements)
             AddTaskLocked(g, -1);
@@ -249,6 +282,7 @@ public sealed partial class Hierarchy
     /// notifying cgroup.events of every cgroup that flipped (kernel: cgroup_update_populated).</summary>
     private void AddTaskLocked(Cgroup c, int delta)
     {
+        AssertLocked();
         bool was = c.Populated;
         c.OwnTasks += delta;
         if (was == c.Populated)

@@ -9,12 +9,17 @@ public readonly record struct MemberPlacement(ProcessKey Process, Cgroup Cgroup,
 /// <summary>Plain-data views of what a restart must restore (used by the state journal).</summary>
 public sealed partial class Hierarchy
 {
-    public CgroupSettings SettingsLocked(Cgroup c) =>
-        new(c.Threaded, c.MaxDepth, c.MaxDescendants, c.SubtreeControl, c.FreezeSelf);
+    public CgroupSettings SettingsLocked(Cgroup c)
+    {
+        AssertLocked();
+        return 
+            new(c.Threaded, c.MaxDepth, c.MaxDescendants, c.SubtreeControl, c.FreezeSelf);
+    }
 
     /// <summary>Live cgroups below <paramref name="c"/>, parents before children.</summary>
     public List<Cgroup> DescendantsPreOrderLocked(Cgroup c)
     {
+        AssertLocked();
         var list = new List<Cgroup>();
         var stack = new Stack<Cgroup>(c.ChildrenByName.Values.OrderByDescending(x => x.Id));
         while (stack.Count > 0)
@@ -27,7 +32,11 @@ public sealed partial class Hierarchy
         return list;
     }
 
-    public List<MemberPlacement> PlacementsLocked() =>
-        _members.Values.Select(m => new MemberPlacement(m.Key, m.Cgroup,
-            m.Threads?.Select(kv => (kv.Key, kv.Value)).ToArray() ?? [])).ToList();
+    public List<MemberPlacement> PlacementsLocked()
+    {
+        AssertLocked();
+        return 
+            _members.Values.Select(m => new MemberPlacement(m.Key, m.Cgroup,
+                m.Threads?.Select(kv => (kv.Key, kv.Value)).ToArray() ?? [])).ToList();
+    }
 }

@@ -54,8 +54,9 @@ public sealed partial class Hierarchy
         ThreadedControllers = Controllers.Where(c => c.Threaded).Aggregate(ControllerMask.None, (m, c) => m | c.Mask);
         Notifiers = [Notifier.CgroupEvents, .. Controllers.SelectMany(c => c.Notifiers)];
         Root = new Cgroup(null, "", _nextId++, Controllers.Count);
-        foreach (var c in Controllers)
-            Root.States[c.Id] = c.NewStateLocked(Root, null);
+        lock (Sync)
+            foreach (var c in Controllers)
+                Root.States[c.Id] = c.NewStateLocked(Root, null);
     }
 
     public Cgroup Root { get; }
@@ -116,7 +117,7 @@ public sealed partial class Hierarchy
 
     /// <summary>The kernel's lockdep_assert_held for <see cref="Sync"/>.</summary>
     [Conditional("DEBUG")]
-    internal void AssertLocked() => Debug.Assert(Monitor.IsEntered(Sync), "engine lock not held");
+    public void AssertLocked() => Debug.Assert(Monitor.IsEntered(Sync), "engine lock not held");
 
     /// <summary>The id the next successful mkdir will get (a journal records it before the mkdir).</summary>
     public long NextIdLocked
@@ -128,19 +129,36 @@ public sealed partial class Hierarchy
         }
     }
 
-    public Cgroup? ChildLocked(Cgroup parent, string name) =>
-        parent.ChildrenByName.TryGetValue(name, out var child) ? child : null;
+    public Cgroup? ChildLocked(Cgroup parent, string name)
+    {
+        AssertLocked();
+        return 
+            parent.ChildrenByName.TryGetValue(name, out var child) ? child : null;
+    }
 
-    public Cgroup[] ChildrenLocked(Cgroup parent) => parent.ChildrenByName.Values.ToArray();
+    public Cgroup[] ChildrenLocked(Cgroup parent)
+    {
+        AssertLocked();
+        return parent.ChildrenByName.Values.ToArray();
+    }
 
-    public int ChildCountLocked(Cgroup parent) => parent.ChildrenByName.Count;
+    public int ChildCountLocked(Cgroup parent)
+    {
+        AssertLocked();
+        return parent.ChildrenByName.Count;
+    }
 
-    public ControllerState? StateLocked(Cgroup c, Controller controller) => c.State(controller);
+    public ControllerState? StateLocked(Cgroup c, Controller controller)
+    {
+        AssertLocked();
+        return c.State(controller);
+    }
 
     /// <summary>Nearest ancestor-or-self with state for the controller: where a process in
     /// <paramref name="c"/> charges (kernel: task_get_css walking to the effective css).</summary>
     public ControllerState EffectiveStateLocked(Cgroup c, Controller controller)
     {
+        AssertLocked();
         for (var g = c; g is not null; g = g.Parent)
             if (g.State(controller) is { } s)
                 return s;
@@ -150,6 +168,7 @@ public sealed partial class Hierarchy
     /// <summary>mkdir (kernel: cgroup_mkdir); checks in the kernel's order, spec core.md 4.1.</summary>
     public Errno MkdirLocked(Cgroup parent, string name, out Cgroup? child)
     {
+        AssertLocked();
         child = null;
         if (parent.Removed)
             return Errno.ENOENT;
@@ -179,6 +198,7 @@ public sealed partial class Hierarchy
     /// <summary>rmdir (kernel: cgroup_rmdir / cgroup_destroy_locked), spec core.md 4.2.</summary>
     public Errno RmdirLocked(Cgroup c)
     {
+        AssertLocked();
         if (c.IsRoot)
             return Errno.EBUSY;
         if (c.Removed)
@@ -206,6 +226,7 @@ public sealed partial class Hierarchy
     /// <summary>cgroup.max.depth / cgroup.max.descendants write; the value is already validated.</summary>
     public Errno SetMaxDepthLocked(Cgroup c, int value)
     {
+        AssertLocked();
         if (c.Removed)
             return Errno.ENOENT;
         c.MaxDepth = value;
@@ -214,6 +235,7 @@ public sealed partial class Hierarchy
 
     public Errno SetMaxDescendantsLocked(Cgroup c, int value)
     {
+        AssertLocked();
         if (c.Removed)
             return Errno.ENOENT;
         c.MaxDescendants = value;
@@ -224,6 +246,7 @@ public sealed partial class Hierarchy
     /// so a frozen-in-effect cgroup reports frozen at once.</summary>
     public Errno SetFreezeLocked(Cgroup c, bool freeze)
     {
+        AssertLocked();
         if (c.Removed)
             return Errno.ENOENT;
         if (c.FreezeSelf == freeze)
@@ -236,6 +259,7 @@ public sealed partial class Hierarchy
 
     private void ApplyFreezeLocked(Cgroup c, int delta, long now)
     {
+        AssertLocked();
         bool was = c.Frozen;
         c.FrozenAncestors += delta;
         if (was != c.Frozen)
@@ -256,6 +280,7 @@ public sealed partial class Hierarchy
 
     private void OfflineLocked(ControllerState s)
     {
+        AssertLocked();
         s.Online = false;
         s.OfflineLocked();
         if (s.HasUsageLocked)
@@ -278,6 +303,7 @@ public sealed partial class Hierarchy
     /// <summary>Every state that can hold usage: online ones in the tree, and offline ones still charged.</summary>
     internal IEnumerable<ControllerState> AllStatesLocked()
     {
+        AssertLocked();
         foreach (var g in SelfAndDescendants(Root))
             foreach (var s in g.States)
                 if (s is not null)

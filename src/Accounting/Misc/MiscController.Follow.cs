@@ -18,6 +18,7 @@ public sealed partial class MiscController
     /// 4.1): to the effective state of its cgroup now; a follow type's charge follows the process.</summary>
     public Errno ChargeAsProcessLocked(int pid, MiscType type, ulong amount, out MiscCharge? charge)
     {
+        AssertLocked();
         var state = (MiscState)Hierarchy.EffectiveStateLocked(Hierarchy.CgroupOfLocked(pid), this);
         var e = TryChargeLocked(state, type, amount, out charge);
         if (e == Errno.Ok && charge is not null && type.Follow)
@@ -57,12 +58,21 @@ public sealed partial class MiscController
         _moved.Clear();
     }
 
-    protected internal override void AttachLocked(int pid, Cgroup dst) => _moved.Clear();
+    protected internal override void AttachLocked(int pid, Cgroup dst)
+    {
+        AssertLocked();
+        _moved.Clear();
+    }
 
-    protected internal override void ExitLocked(int pid) => _followCharges.Remove(pid);
+    protected internal override void ExitLocked(int pid)
+    {
+        AssertLocked();
+        _followCharges.Remove(pid);
+    }
 
     private void StopFollowingLocked(MiscCharge charge)
     {
+        AssertLocked();
         if (!charge.Type.Follow)
             return;
         foreach (var (pid, list) in _followCharges)
@@ -80,6 +90,7 @@ public sealed partial class MiscController
     /// skips the check (rolling back a partial move). Levels above the common ancestor keep their usage.</summary>
     internal Errno TransferLocked(MiscCharge charge, MiscState to, bool force)
     {
+        AssertLocked();
         if (charge.Released || ReferenceEquals(charge.State, to))
             return Errno.Ok;
         var t = charge.Type;

@@ -32,20 +32,36 @@ public sealed partial class MiscController() : Controller("misc")
 
     public override IReadOnlyList<Notifier> Notifiers => [Events, EventsLocal];
 
-    protected internal override ControllerState NewStateLocked(Cgroup cgroup, ControllerState? parent) => new MiscState(this, cgroup, parent);
+    protected internal override ControllerState NewStateLocked(Cgroup cgroup, ControllerState? parent)
+    {
+        AssertLocked();
+        return new MiscState(this, cgroup, parent);
+    }
 
     /// <summary>The kernel's static types, in its order; capacity 0 until configured.</summary>
     public static readonly string[] KernelTypes = ["sev", "sev_es", "tdx"];
 
     private readonly List<MiscType> _types = KernelTypes.Select(n => new MiscType(n, 0, false)).ToList();
 
-    public IReadOnlyList<MiscType> TypesLocked => _types;
+    public IReadOnlyList<MiscType> TypesLocked
+    {
+        get
+        {
+            AssertLocked();
+            return _types;
+        }
+    }
 
-    public MiscType? FindLocked(string name) => _types.FirstOrDefault(t => t.Name == name);
+    public MiscType? FindLocked(string name)
+    {
+        AssertLocked();
+        return _types.FirstOrDefault(t => t.Name == name);
+    }
 
     /// <summary>Sets a capacity; an unknown name registers a new type at the end (extension).</summary>
     public MiscType SetCapacityLocked(string name, ulong capacity, bool? follow = null)
     {
+        AssertLocked();
         var t = FindLocked(name);
         if (t is null)
             _types.Add(t = new MiscType(name, capacity, follow ?? false));
@@ -58,6 +74,7 @@ public sealed partial class MiscController() : Controller("misc")
     /// <summary>Removes a type (extension): refused with EBUSY while any state uses it.</summary>
     public Errno RemoveTypeLocked(MiscType t)
     {
+        AssertLocked();
         if (!t.Registered)
             return Errno.EINVAL;
         if (AllStates().Any(s => s.Peek(t) is { Usage: > 0 }))
@@ -72,6 +89,7 @@ public sealed partial class MiscController() : Controller("misc")
     /// <summary>misc.max write after parsing (checks 5–6 of spec misc.md 3).</summary>
     public Errno SetMaxLocked(MiscState s, MiscType t, ulong max)
     {
+        AssertLocked();
         if (t.Capacity == 0)
             return Errno.EINVAL;
         s.Of(t).Max = max;
@@ -82,6 +100,7 @@ public sealed partial class MiscController() : Controller("misc")
     /// checked (the peak quirk); the failing level is the lowest over its max or the capacity.</summary>
     public Errno TryChargeLocked(MiscState c, MiscType t, ulong amount, out MiscCharge? charge)
     {
+        AssertLocked();
         charge = null;
         if (!t.Registered || t.Capacity == 0)
             return Errno.EINVAL;
@@ -116,6 +135,7 @@ public sealed partial class MiscController() : Controller("misc")
 
     private void UnchargeUnitsLocked(MiscState from, MiscType t, ulong amount)
     {
+        AssertLocked();
         for (ControllerState? level = from; level is not null; level = level.Parent)
         {
             var v = ((MiscState)level).Of(t);
@@ -127,6 +147,7 @@ public sealed partial class MiscController() : Controller("misc")
     /// <summary>Shell shortcut (documented extension): signed delta to misc.current.</summary>
     public Errno ApplyShortcutLocked(MiscState s, MiscType t, bool negative, ulong amount)
     {
+        AssertLocked();
         if (!negative)
         {
             var e = TryChargeLocked(s, t, amount, out var charge);
@@ -148,6 +169,7 @@ public sealed partial class MiscController() : Controller("misc")
     /// above, never at the root, which has no events file.</summary>
     private void RecordFailureLocked(MiscState at, MiscType t)
     {
+        AssertLocked();
         if (at.Cgroup.IsRoot)
             return;
         at.Of(t).EventsLocal++;
@@ -161,6 +183,7 @@ public sealed partial class MiscController() : Controller("misc")
 
     public MiscRow[] RowsLocked(MiscState s) => _types.Select(t =>
     {
+        AssertLocked();
         var v = s.Peek(t);
         return new MiscRow(t.Name, t.Capacity, v?.Max ?? ulong.MaxValue, v?.Usage ?? 0, v?.Peak ?? 0,
             v?.Events ?? 0, v?.EventsLocal ?? 0);

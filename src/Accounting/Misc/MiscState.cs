@@ -27,7 +27,14 @@ public sealed class MiscState(MiscController controller, Cgroup cgroup, Controll
 {
     internal readonly Dictionary<MiscType, MiscValues> Values = new();
 
-    protected internal override bool HasUsageLocked => Values.Values.Any(v => v.Usage != 0);
+    protected internal override bool HasUsageLocked
+    {
+        get
+        {
+            AssertLocked();
+            return Values.Values.Any(v => v.Usage != 0);
+        }
+    }
 
     internal MiscValues Of(MiscType t)
     {
@@ -38,11 +45,16 @@ public sealed class MiscState(MiscController controller, Cgroup cgroup, Controll
 
     internal MiscValues? Peek(MiscType t) => Values.GetValueOrDefault(t);
 
-    protected internal override void ReleaseLocked() => Values.Clear();
+    protected internal override void ReleaseLocked()
+    {
+        AssertLocked();
+        Values.Clear();
+    }
 
     /// <summary>Limits configured in an offline state are lost; usage stays until uncharged.</summary>
     protected internal override void OfflineLocked()
     {
+        AssertLocked();
         foreach (var v in Values.Values)
             v.Max = ulong.MaxValue;
     }

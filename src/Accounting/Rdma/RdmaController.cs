@@ -36,21 +36,41 @@ public sealed class RdmaController() : Controller("rdma")
 
     public override IReadOnlyList<Notifier> Notifiers => [Events, EventsLocal];
 
-    protected internal override ControllerState NewStateLocked(Cgroup cgroup, ControllerState? parent) => new RdmaState(this, cgroup, parent);
+    protected internal override ControllerState NewStateLocked(Cgroup cgroup, ControllerState? parent)
+    {
+        AssertLocked();
+        return new RdmaState(this, cgroup, parent);
+    }
 
     /// <summary>Charges <paramref name="count"/> objects as process <paramref name="pid"/> would (spec
     /// rdma.md 5.1): to the effective state of its cgroup now, one at a time, all or nothing.</summary>
-    public Errno ChargeAsProcessLocked(int pid, RdmaDevice device, RdmaResource resource, int count, out RdmaCharge? charge) =>
-        TryChargeUnitsLocked((RdmaState)Hierarchy.EffectiveStateLocked(Hierarchy.CgroupOfLocked(pid), this), device, resource, count, out charge);
+    public Errno ChargeAsProcessLocked(int pid, RdmaDevice device, RdmaResource resource, int count, out RdmaCharge? charge)
+    {
+        AssertLocked();
+        return 
+            TryChargeUnitsLocked((RdmaState)Hierarchy.EffectiveStateLocked(Hierarchy.CgroupOfLocked(pid), this), device, resource, count, out charge);
+    }
 
     /// <summary>Registered devices in registration order.</summary>
-    public IReadOnlyList<RdmaDevice> DevicesLocked => _devices;
+    public IReadOnlyList<RdmaDevice> DevicesLocked
+    {
+        get
+        {
+            AssertLocked();
+            return _devices;
+        }
+    }
 
     /// <summary>A write naming a device selects the first registered one with that name.</summary>
-    public RdmaDevice? FindLocked(string name) => _devices.FirstOrDefault(d => d.Name == name);
+    public RdmaDevice? FindLocked(string name)
+    {
+        AssertLocked();
+        return _devices.FirstOrDefault(d => d.Name == name);
+    }
 
     public RdmaDevice RegisterLocked(string name)
     {
+        AssertLocked();
         var d = new RdmaDevice(name);
         _devices.Add(d);
         return d;
@@ -60,6 +80,7 @@ public sealed class RdmaController() : Controller("rdma")
     /// resources are released (rdma.md 11.5); cgfs refuses with EBUSY instead and never drops a held charge.</summary>
     public Errno UnregisterLocked(RdmaDevice d)
     {
+        AssertLocked();
         if (!d.Registered)
             return Errno.ENODEV;
         if (d.StatesWithPools.Any(s => s.Pools[d].Usage.Any(u => u != 0)))
@@ -75,6 +96,7 @@ public sealed class RdmaController() : Controller("rdma")
     /// <summary>rdma.max write after parsing: a partial update, null keeps a limit.</summary>
     public void SetMaxLocked(RdmaState s, RdmaDevice d, int? handle, int? obj)
     {
+        AssertLocked();
         var pool = s.PoolLocked(d);
         if (handle is { } h)
             pool.Limit[0] = h;
@@ -88,6 +110,7 @@ public sealed class RdmaController() : Controller("rdma")
     /// records events; raises peaks only after the whole walk succeeded.</summary>
     public Errno TryChargeLocked(RdmaState c, RdmaDevice d, RdmaResource resource, int amount, out RdmaCharge? charge)
     {
+        AssertLocked();
         charge = null;
         if (!d.Registered)
             return Errno.ENODEV;
@@ -130,6 +153,7 @@ public sealed class RdmaController() : Controller("rdma")
     /// </summary>
     public Errno TryChargeUnitsLocked(RdmaState c, RdmaDevice d, RdmaResource resource, int count, out RdmaCharge? charge)
     {
+        AssertLocked();
         int r = (int)resource;
         long headroom = long.MaxValue;
         for (ControllerState? l = c; l is not null; l = l.Parent)
@@ -173,6 +197,7 @@ public sealed class RdmaController() : Controller("rdma")
     /// negative returns units that were charged this way to this very cgroup, otherwise EINVAL.</summary>
     public Errno ApplyShortcutLocked(RdmaState s, RdmaDevice d, RdmaResource resource, long delta)
     {
+        AssertLocked();
         int r = (int)resource;
         if (delta > 0)
         {
@@ -198,6 +223,7 @@ public sealed class RdmaController() : Controller("rdma")
     /// hierarchical counters up to but not including the root.</summary>
     private void RecordFailureLocked(RdmaState c, RdmaState o, RdmaDevice d, int r)
     {
+        AssertLocked();
         c.PoolLocked(d).LocalAllocFail[r]++;
         Hierarchy.NotifyLocked(c.Cgroup, EventsLocal);
         o.PoolLocked(d).LocalMax[r]++;
@@ -215,6 +241,7 @@ public sealed class RdmaController() : Controller("rdma")
     /// <summary>One row per registered device, registration order, for the rdma.* renderers.</summary>
     public RdmaRow[] RowsLocked(RdmaState s)
     {
+        AssertLocked();
         var rows = new RdmaRow[_devices.Count];
         for (int i = 0; i < rows.Length; i++)
         {

@@ -47,10 +47,18 @@ public sealed class RdmaState(RdmaController controller, Cgroup cgroup, Controll
 {
     internal readonly Dictionary<RdmaDevice, RdmaPool> Pools = new();
 
-    protected internal override bool HasUsageLocked => Pools.Values.Any(p => p.Usage[0] != 0 || p.Usage[1] != 0);
+    protected internal override bool HasUsageLocked
+    {
+        get
+        {
+            AssertLocked();
+            return Pools.Values.Any(p => p.Usage[0] != 0 || p.Usage[1] != 0);
+        }
+    }
 
     internal RdmaPool PoolLocked(RdmaDevice d)
     {
+        AssertLocked();
         if (!Pools.TryGetValue(d, out var pool))
         {
             pool = new RdmaPool();
@@ -62,6 +70,7 @@ public sealed class RdmaState(RdmaController controller, Cgroup cgroup, Controll
 
     internal void DiscardIfDefaultLocked(RdmaDevice d)
     {
+        AssertLocked();
         if (Pools.TryGetValue(d, out var pool) && pool.IsDefault)
         {
             Pools.Remove(d);
@@ -72,6 +81,7 @@ public sealed class RdmaState(RdmaController controller, Cgroup cgroup, Controll
     /// <summary>Every pool goes, peaks and event counters included (kernel: rdmacg_css_free).</summary>
     protected internal override void ReleaseLocked()
     {
+        AssertLocked();
         foreach (var d in Pools.Keys)
             d.StatesWithPools.Remove(this);
         Pools.Clear();
@@ -80,6 +90,7 @@ public sealed class RdmaState(RdmaController controller, Cgroup cgroup, Controll
     /// <summary>Going offline resets every limit to max (kernel: rdmacg_css_offline).</summary>
     protected internal override void OfflineLocked()
     {
+        AssertLocked();
         foreach (var (d, pool) in Pools.ToArray())
         {
             pool.Limit[0] = pool.Limit[1] = RdmaPool.Max;

@@ -9,8 +9,18 @@ namespace CgFs.Fuse;
 /// so it is unit-testable on buffers. An exception from the filesystem is a bug: it is logged
 /// and answered EIO, and never reaches the read loop.
 /// </summary>
-public sealed class Dispatcher(IFuseFileSystem fs, Action<string>? log = null)
+public sealed partial class Dispatcher
 {
+    private readonly IFuseFileSystem fs;
+    private readonly Action<string>? log;
+
+    public Dispatcher(IFuseFileSystem fs, Action<string>? log = null)
+    {
+        this.fs = fs;
+        this.log = log;
+        Register();
+    }
+
     private const int EIO = 5, ENOSYS = 38, EINVAL = 22, ERANGE = 34, EPERM = 1;
     private static readonly Encoding Names = Encoding.Latin1;
     private static readonly int HeaderSize = Unsafe.SizeOf<InHeader>();
@@ -18,9 +28,6 @@ public sealed class Dispatcher(IFuseFileSystem fs, Action<string>? log = null)
 
     /// <summary>Entry and attribute cache lifetime, in seconds (see <see cref="Fuse.CacheSeconds"/>).</summary>
     private const ulong Timeout = Fuse.CacheSeconds;
-
-    /// <summary>Set once INIT has been answered.</summary>
-    public bool Initialized { get; private set; }
 
     /// <summary>Handles one request in <paramref name="request"/>; writes the reply (if any) into
     /// <paramref name="reply"/> and returns its length, 0 when the operation has no reply.</summary>
@@ -53,163 +60,66 @@ public sealed class Dispatcher(IFuseFileSystem fs, Action<string>? log = null)
 
     private const int NoReply = -1;
 
-    private (int Error, int Length) Dispatch(in InHeader h, in Caller c, ReadOnlySpan<byte> body, Span<byte> o)
+    /// <summary>One opcode's handler: decodes <paramref name="body"/>, calls the filesystem, encodes
+    /// into <paramref name="o"/>; returns the errno (<see cref="NoReply"/>: no reply) and the length.</summary>
+    private delegate (int Error, int Length) Handler(in InHeader h, in Caller c, ReadOnlySpan<byte> body, Span<byte> o);
+
+    /// <summary>Indexed by opcode; null answers ENOSYS.</summary>
+    private readonly Handler?[] _handlers = new Handler?[64];
+
+    private (int Error, int Length) Dispatch(in InHeader h, in Caller c, ReadOnlySpan<byte> body, Span<byte> o) =>
+        (uint)h.Opcode < (uint)_handlers.Length && _handlers[(int)h.Opcode] is { } handler ? handler(h, c, body, o) : (ENOSYS, 0);
+
+    /// <summary>The opcode table (go-fuse: operationHandlers in opcode.go).</summary>
+    private void Register()
     {
-        switch (h.Opcode)
+        _handlers[(int)Opcode.Init] = (in InHeader h, in Caller c, ReadOnlySpan<byte> b, Span<byte> o) => Init(b, o);
+        _handlers[(int)Opcode.Lookup] = Lookup;
+        _handlers[(int)Opcode.Forget] = Forget;
+        _handlers[(int)Opcode.BatchForget] = BatchForget;
+        _handlers[(int)Opcode.GetAttr] = GetAttr;
+        _handlers[(int)Opcode.SetAttr] = SetAttr;
+        _handlers[(int)Opcode.MkDir] = MkDir;
+        _handlers[(int)Opcode.MkNod] = (in InHeader h, in Caller c, ReadOnlySpan<byte> b, Span<byte> o) =>
+            (fs.CreateNode(c, h.NodeId, Name(b[Unsafe.SizeOf<MkNodIn>()..]), h.Opcode), 0);
+        _handlers[(int)Opcode.Create] = (in InHeader h, in Caller c, ReadOnlySpan<byte> b, Span<byte> o) =>
+            (fs.CreateNode(c, h.NodeId, Name(b[Unsafe.SizeOf<CreateIn>()..]), h.Opcode), 0);
+        _handlers[(int)Opcode.Symlink] = _handlers[(int)Opcode.Link] = _handlers[(int)Opcode.TmpFile] =
+            (in InHeader h, in Caller c, ReadOnlySpan<byte> b, Span<byte> o) => (fs.CreateNode(c, h.NodeId, "", h.Opcode), 0);
+        _handlers[(int)Opcode.Unlink] = (in InHeader h, in Caller c, ReadOnlySpan<byte> b, Span<byte> o) => (fs.Unlink(c, h.NodeId, Name(b)), 0);
+        _handlers[(int)Opcode.RmDir] = (in InHeader h, in Caller c, ReadOnlySpan<byte> b, Span<byte> o) => (fs.RmDir(c, h.NodeId, Name(b)), 0);
+        _handlers[(int)Opcode.Rename] = Rename;
+        _handlers[(int)Opcode.Rename2] = Rename2;
+        _handlers[(int)Opcode.Open] = Open;
+        _handlers[(int)Opcode.Read] = ReadData;
+        _handlers[(int)Opcode.Write] = WriteData;
+        _handlers[(int)Opcode.Release] = (in InHeader h, in Caller c, ReadOnlySpan<byte> b, Span<byte> o) =>
         {
-            case Opcode.Init:
-                return Init(body, o);
-            case Opcode.Lookup:
-            {
-                int e = fs.Lookup(c, h.NodeId, Name(body), out var entry);
-                return e != 0 ? (e, 0) : (0, WriteEntry(o, entry));
-            }
-            case Opcode.Forget:
-                fs.Forget(h.NodeId, Read<ForgetIn>(body).NLookup);
-                return (NoReply, 0);
-            case Opcode.BatchForget:
-            {
-                var b = Read<BatchForgetIn>(body);
-                var items = MemoryMarshal.Cast<byte, ForgetOne>(body[Unsafe.SizeOf<BatchForgetIn>()..]);
-                for (int i = 0; i < b.Count && i < items.Length; i++)
-                    fs.Forget(items[i].NodeId, items[i].NLookup);
-                return (NoReply, 0);
-            }
-            case Opcode.GetAttr:
-            {
-                int e = fs.GetAttr(c, h.NodeId, out var attr);
-                return e != 0 ? (e, 0) : (0, WriteAttr(o, attr));
-            }
-            case Opcode.SetAttr:
-            {
-                int e = fs.SetAttr(c, h.NodeId, Read<SetAttrIn>(body), out var attr);
-                return e != 0 ? (e, 0) : (0, WriteAttr(o, attr));
-            }
-            case Opcode.MkDir:
-            {
-                var m = Read<MkDirIn>(body);
-                int e = fs.MkDir(c, h.NodeId, Name(body[Unsafe.SizeOf<MkDirIn>()..]), m.Mode & ~m.Umask, out var entry);
-                return e != 0 ? (e, 0) : (0, WriteEntry(o, entry));
-            }
-            case Opcode.MkNod:
-                return (fs.CreateNode(c, h.NodeId, Name(body[Unsafe.SizeOf<MkNodIn>()..]), h.Opcode), 0);
-            case Opcode.Create:
-                return (fs.CreateNode(c, h.NodeId, Name(body[Unsafe.SizeOf<CreateIn>()..]), h.Opcode), 0);
-            case Opcode.Symlink:
-            case Opcode.Link:
-            case Opcode.TmpFile:
-                return (fs.CreateNode(c, h.NodeId, "", h.Opcode), 0);
-            case Opcode.Unlink:
-                return (fs.Unlink(c, h.NodeId, Name(body)), 0);
-            case Opcode.RmDir:
-                return (fs.RmDir(c, h.NodeId, Name(body)), 0);
-            case Opcode.Rename:
-            {
-                var r = Read<RenameIn>(body);
-                var (from, to) = TwoNames(body[Unsafe.SizeOf<RenameIn>()..]);
-                return (fs.Rename(c, h.NodeId, from, r.NewDir, to), 0);
-            }
-            case Opcode.Rename2:
-            {
-                var r = Read<Rename2In>(body);
-                var (from, to) = TwoNames(body[Unsafe.SizeOf<Rename2In>()..]);
-                return (fs.Rename(c, h.NodeId, from, r.NewDir, to), 0);
-            }
-            case Opcode.Open:
-            {
-                int e = fs.Open(c, h.NodeId, (int)Read<OpenIn>(body).Flags, out ulong fh);
-                if (e != 0)
-                    return (e, 0);
-                // Sizes are 0, so without direct I/O the page cache would serve empty reads.
-                return (0, Write(o, new OpenOut { Fh = fh, OpenFlags = Fuse.FopenDirectIo }));
-            }
-            case Opcode.Read:
-            {
-                var r = Read<ReadIn>(body);
-                int e = fs.Read(c, h.NodeId, r.Fh, (long)r.Offset, (int)Math.Min(r.Size, (uint)o.Length), out var data);
-                if (e != 0)
-                    return (e, 0);
-                int n = Math.Min(data.Length, Math.Min((int)r.Size, o.Length));
-                data.Span[..n].CopyTo(o);
-                return (0, n);
-            }
-            case Opcode.Write:
-            {
-                var w = Read<WriteIn>(body);
-                var data = body[Unsafe.SizeOf<WriteIn>()..];
-                data = data[..Math.Min((int)w.Size, data.Length)];
-                int e = fs.Write(c, h.NodeId, w.Fh, (long)w.Offset, data);
-                return e != 0 ? (e, 0) : (0, Write(o, new WriteOut { Size = (uint)data.Length }));
-            }
-            case Opcode.Release:
-                fs.Release(h.NodeId, Read<ReleaseIn>(body).Fh);
-                return (0, 0);
-            case Opcode.Flush:
-                // Answered ENOSYS once, the kernel stops sending FLUSH (saves a round trip per close).
-                return (ENOSYS, 0);
-            case Opcode.Fsync:
-            case Opcode.FsyncDir:
-                return (0, 0);
-            case Opcode.OpenDir:
-            {
-                int e = fs.OpenDir(c, h.NodeId, out ulong fh);
-                return e != 0 ? (e, 0) : (0, Write(o, new OpenOut { Fh = fh }));
-            }
-            case Opcode.ReadDir:
-            case Opcode.ReadDirPlus:
-                return ReadDir(h, c, Read<ReadIn>(body), o);
-            case Opcode.ReleaseDir:
-                fs.ReleaseDir(h.NodeId, Read<ReleaseIn>(body).Fh);
-                return (0, 0);
-            case Opcode.StatFs:
-            {
-                int e = fs.StatFs(h.NodeId, out var st);
-                return e != 0 ? (e, 0) : (0, Write(o, st));
-            }
-            case Opcode.Access:
-                return (0, 0);
-            case Opcode.GetXattr:
-            {
-                var g = Read<GetXattrIn>(body);
-                int e = fs.GetXattr(c, h.NodeId, Name(body[Unsafe.SizeOf<GetXattrIn>()..]), out var value);
-                return e != 0 ? (e, 0) : SizedReply(o, g.Size, value);
-            }
-            case Opcode.ListXattr:
-            {
-                var g = Read<GetXattrIn>(body);
-                int e = fs.ListXattr(c, h.NodeId, out var names);
-                return e != 0 ? (e, 0) : SizedReply(o, g.Size, names);
-            }
-            case Opcode.SetXattr:
-            {
-                // Without FUSE_SETXATTR_EXT the kernel sends the 8-byte compat header.
-                var s = Read<GetXattrIn>(body);
-                var rest = body[8..];
-                int nul = rest.IndexOf((byte)0);
-                if (nul < 0)
-                    return (EINVAL, 0);
-                var value = rest[(nul + 1)..];
-                value = value[..Math.Min((int)s.Size, value.Length)];
-                return (fs.SetXattr(c, h.NodeId, Names.GetString(rest[..nul]), value, (int)s.Padding), 0);
-            }
-            case Opcode.RemoveXattr:
-                return (fs.RemoveXattr(c, h.NodeId, Name(body)), 0);
-            case Opcode.Poll:
-            {
-                var p = Read<PollIn>(body);
-                int e = fs.Poll(c, h.NodeId, p.Fh, p.Kh, (p.Flags & Fuse.PollScheduleNotify) != 0, out uint revents);
-                return e != 0 ? (e, 0) : (0, Write(o, new PollOut { Revents = revents }));
-            }
-            case Opcode.Interrupt:
-                // Every request is answered promptly on its reader thread; nothing to interrupt.
-                return (NoReply, 0);
-            case Opcode.Destroy:
-                return (0, 0);
-            case Opcode.NotifyReply:
-                return (NoReply, 0);
-            default:
-                return (ENOSYS, 0);
-        }
+            fs.Release(h.NodeId, Read<ReleaseIn>(b).Fh);
+            return (0, 0);
+        };
+        // Answered ENOSYS once, the kernel stops sending FLUSH (saves a round trip per close).
+        _handlers[(int)Opcode.Flush] = (in InHeader h, in Caller c, ReadOnlySpan<byte> b, Span<byte> o) => (ENOSYS, 0);
+        _handlers[(int)Opcode.Fsync] = _handlers[(int)Opcode.FsyncDir] = _handlers[(int)Opcode.Access] = _handlers[(int)Opcode.Destroy] =
+            (in InHeader h, in Caller c, ReadOnlySpan<byte> b, Span<byte> o) => (0, 0);
+        _handlers[(int)Opcode.OpenDir] = OpenDir;
+        _handlers[(int)Opcode.ReadDir] = _handlers[(int)Opcode.ReadDirPlus] =
+            (in InHeader h, in Caller c, ReadOnlySpan<byte> b, Span<byte> o) => ReadDir(h, c, Read<ReadIn>(b), o);
+        _handlers[(int)Opcode.ReleaseDir] = (in InHeader h, in Caller c, ReadOnlySpan<byte> b, Span<byte> o) =>
+        {
+            fs.ReleaseDir(h.NodeId, Read<ReleaseIn>(b).Fh);
+            return (0, 0);
+        };
+        _handlers[(int)Opcode.StatFs] = (in InHeader h, in Caller c, ReadOnlySpan<byte> b, Span<byte> o) =>
+            fs.StatFs(h.NodeId, out var st) is var e && e != 0 ? (e, 0) : (0, Write(o, st));
+        _handlers[(int)Opcode.GetXattr] = GetXattr;
+        _handlers[(int)Opcode.ListXattr] = ListXattr;
+        _handlers[(int)Opcode.SetXattr] = SetXattr;
+        _handlers[(int)Opcode.RemoveXattr] = (in InHeader h, in Caller c, ReadOnlySpan<byte> b, Span<byte> o) => (fs.RemoveXattr(c, h.NodeId, Name(b)), 0);
+        _handlers[(int)Opcode.Poll] = Poll;
+        // Every request is answered promptly on its reader thread; nothing to interrupt.
+        _handlers[(int)Opcode.Interrupt] = _handlers[(int)Opcode.NotifyReply] =
+            (in InHeader h, in Caller c, ReadOnlySpan<byte> b, Span<byte> o) => (NoReply, 0);
     }
 
     private (int, int) Init(ReadOnlySpan<byte> body, Span<byte> o)
@@ -232,7 +142,6 @@ public sealed class Dispatcher(IFuseFileSystem fs, Action<string>? log = null)
             TimeGran = 1,
             MaxPages = (ushort)(Fuse.MaxWrite / 4096),
         };
-        Initialized = true;
         return (0, Write(o, reply));
     }
 

@@ -14,7 +14,7 @@ public static unsafe class Mounter
 {
     public const string FsType = "cgfs";
 
-    public sealed record Mounted(int Fd, string MountPoint, int CommFd, bool ViaFusermount);
+    public sealed record Mounted(int Fd, string MountPoint, int CommFd);
 
     public static string? FindFusermount() =>
         new[] { "/usr/bin/fusermount3", "/bin/fusermount3", "/usr/local/bin/fusermount3" }.FirstOrDefault(File.Exists);
@@ -51,7 +51,7 @@ public static unsafe class Mounter
             Interop.Sys.Close(fd);
             throw new IOException($"mount {mountPoint}: errno {errno}");
         }
-        return new Mounted(fd, mountPoint, -1, false);
+        return new Mounted(fd, mountPoint, -1);
     }
 
     private static Mounted ViaFusermount(string fusermount, string mountPoint, List<string> options)
@@ -81,7 +81,7 @@ public static unsafe class Mounter
             throw new IOException($"fusermount3 did not mount {mountPoint} (exit {(helper.HasExited ? helper.ExitCode : -1)})");
         }
         Interop.Sys.Fcntl(fd, Interop.Sys.F_SETFD, Interop.Sys.FD_CLOEXEC);
-        return new Mounted(fd, mountPoint, ours, true);
+        return new Mounted(fd, mountPoint, ours);
     }
 
     private static int ReceiveFd(int socket)
@@ -149,9 +149,9 @@ public static unsafe class Mounter
         {
             Unmount(mountPoint);
         }
-        catch (Exception)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Missing or unreadable: mount(2) reports the real error.
+            // Missing or unreadable but not ours: mount(2) reports the real error.
         }
     }
 }

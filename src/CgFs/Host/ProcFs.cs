@@ -20,19 +20,31 @@ public static class ProcFs
     /// <summary>Facts from /proc/TID/stat: state, ppid, flags, start time.</summary>
     public readonly record struct Stat(char State, int PPid, ulong Flags, ulong StartTime);
 
+    /// <summary>/proc/PID/stat, or /proc/PID/task/TID/stat; null if the process is gone.</summary>
     public static Stat? ReadStat(int pid, int? tid = null)
     {
         try
         {
-            var text = File.ReadAllText(tid is { } t ? $"/proc/{pid}/task/{t}/stat" : $"/proc/{pid}/stat");
-            // comm may contain spaces and parentheses: fields start after the last ')'.
-            var f = text[(text.LastIndexOf(')') + 2)..].Split(' ');
-            return new Stat(f[0][0], int.Parse(f[1]), ulong.Parse(f[6]), ulong.Parse(f[19]));
+            return ParseStat(File.ReadAllText(tid is { } t ? $"/proc/{pid}/task/{t}/stat" : $"/proc/{pid}/stat"));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return null;
+            return null; // gone (ENOENT, ESRCH while reading)
         }
+    }
+
+    /// <summary>Parses the text of a stat file; null if it is not one.</summary>
+    public static Stat? ParseStat(string text)
+    {
+        // comm may contain spaces and parentheses: fields start after the last ')'.
+        int close = text.LastIndexOf(')');
+        if (close < 0 || close + 2 > text.Length)
+            return null;
+        var f = text[(close + 2)..].Split(' ');
+        if (f.Length < 20 || f[0].Length == 0 || !int.TryParse(f[1], out int ppid) ||
+            !ulong.TryParse(f[6], out ulong flags) || !ulong.TryParse(f[19], out ulong start))
+            return null;
+        return new Stat(f[0][0], ppid, flags, start);
     }
 
     /// <summary>The thread group (process) of a thread id, from /proc/TID/status; null if gone.</summary>
@@ -90,6 +102,7 @@ public static class ProcFs
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            return []; // the process is gone
         }
         return tids;
     }
@@ -99,24 +112,43 @@ public static class ProcFs
     {
         if (fsuid == 0)
             return Credentials.Root with { Gid = fsgid };
-        var groups = StatusField(tid, "Groups:")?.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+        return ParseCredentials(fsuid, fsgid, ReadStatus(tid));
+    }
+
+    /// <summary>Credentials from a status file's text: supplementary groups, and CAP_DAC_OVERRIDE
+    /// (bit 1) in CapEff. A thread that is gone has neither.</summary>
+    public static Credentials ParseCredentials(uint fsuid, uint fsgid, string status)
+    {
+        var groups = StatusField(status, "Groups:")?.Split(' ', StringSplitOptions.RemoveEmptyEntries)
             .Select(g => uint.TryParse(g, out uint v) ? v : uint.MaxValue).ToArray() ?? [];
-        var capEff = StatusField(tid, "CapEff:");
-        bool dacOverride = capEff is not null && (Convert.ToUInt64(capEff, 16) & 2) != 0;
+        bool dacOverride = ulong.TryParse(StatusField(status, "CapEff:"), System.Globalization.NumberStyles.HexNumber, null, out ulong cap)
+            && (cap & CapDacOverride) != 0;
         return new Credentials(fsuid, fsgid, groups, dacOverride);
     }
 
-    private static string? StatusField(int tid, string key)
+    private const ulong CapDacOverride = 1UL << 1;
+
+    /// <summary>One "Key:\tvalue" field of a status file's text, trimmed; null if absent.</summary>
+    public static string? StatusField(string status, string key)
+    {
+        foreach (var line in status.Split('\n'))
+            if (line.StartsWith(key, StringComparison.Ordinal))
+                return line[key.Length..].Trim();
+        return null;
+    }
+
+    private static string? StatusField(int tid, string key) => StatusField(ReadStatus(tid), key);
+
+    /// <summary>/proc/TID/status, empty if the thread is gone.</summary>
+    private static string ReadStatus(int tid)
     {
         try
         {
-            foreach (var line in File.ReadLines($"/proc/{tid}/status"))
-                if (line.StartsWith(key, StringComparison.Ordinal))
-                    return line[key.Length..].Trim();
+            return File.ReadAllText($"/proc/{tid}/status");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            return "";
         }
-        return null;
     }
 }

@@ -27,15 +27,19 @@ public sealed class JournalSnapshot(Hierarchy engine, IReadOnlyList<ControllerPl
 
         foreach (var command in configuration)
             yield return new ControlRecord(command);
-        foreach (var s in cgroups.Skip(1))
+        // Controllers are enabled before children are made, as they were: a child made after its parent
+        // enabled them owns its controller files (a delegated cgroup keeps them). Files of a child
+        // made before keep the enabler as owner through their meta records below.
+        foreach (var s in cgroups)
         {
             var view = views[s.Cgroup];
-            yield return new MkdirRecord(s.Cgroup.Id, s.Cgroup.Parent!.Id, view.Metas[0].Mode, view.CreatorUid, view.CreatorGid, s.Cgroup.Name);
+            if (!s.Cgroup.IsRoot)
+                yield return new MkdirRecord(s.Cgroup.Id, s.Cgroup.Parent!.Id, view.Metas[0].Mode, view.CreatorUid, view.CreatorGid, s.Cgroup.Name);
+            if (!s.Settings.SubtreeControl.IsEmpty)
+                yield return Write(s.Cgroup, "cgroup.subtree_control", CoreRender.EnableWrite(engine.Names(s.Settings.SubtreeControl)));
         }
         foreach (var s in cgroups.Where(s => s.Settings.Threaded))
             yield return Write(s.Cgroup, "cgroup.type", "threaded");
-        foreach (var s in cgroups.Where(s => !s.Settings.SubtreeControl.IsEmpty))
-            yield return Write(s.Cgroup, "cgroup.subtree_control", CoreRender.EnableWrite(engine.Names(s.Settings.SubtreeControl)));
         foreach (var s in cgroups)
             foreach (var r in Settings(s, views[s.Cgroup]))
                 yield return r;

@@ -14,7 +14,7 @@ public sealed class InProcessMount : Integration.Tree
     private readonly string _dir;
     private readonly Mounter.Mounted _mounted;
     private readonly Thread _serving;
-    private readonly State.StateJournal? _journal;
+    private readonly CgFs.State.StateJournal? _journal;
     private bool _disposed;
 
     public InProcessMount(IReadOnlyList<ControllerPlugin> plugins, string? state = null)

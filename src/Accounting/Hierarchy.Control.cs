@@ -215,26 +215,7 @@ public sealed partial class Hierarchy
 
 public sealed partial class Hierarchy
 {
-    public ControllerMask SubtreeControlLocked(Cgroup c)
-    {
-        AssertLocked();
-        return c.SubtreeControl;
-    }
-    public int MaxDepthLocked(Cgroup c)
-    {
-        AssertLocked();
-        return c.MaxDepth;
-    }
-    public int MaxDescendantsLocked(Cgroup c)
-    {
-        AssertLocked();
-        return c.MaxDescendants;
-    }
-    public bool FreezeSelfLocked(Cgroup c)
-    {
-        AssertLocked();
-        return c.FreezeSelf;
-    }
+    /// <summary>subtree_control, max.depth, max.descendants and freeze are read through <see cref="SettingsLocked"/>.</summary>
     public (bool Populated, bool Frozen) EventsLocked(Cgroup c)
     {
         AssertLocked();

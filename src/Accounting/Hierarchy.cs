@@ -5,18 +5,25 @@ namespace CgFs.Accounting;
 /// <summary>
 /// The cgroup v2 hierarchy and every controller's state: the engine. No I/O, no FUSE, no text.
 ///
+/// Controllers plug in through <see cref="Controller"/> (kernel: struct cgroup_subsys), registered
+/// in the order given to the constructor; the core never names one.
+///
 /// Lock order (outermost first; never take an earlier lock while holding a later one):
 ///   1. CgFs.Tree.CgroupFileSystem node table lock   (kernfs_rwsem)
 ///   2. StateJournal commit lock (--state only): held from writing a record through applying its
 ///      change, so records are in the order changes were applied (the journal decides first)
-///   3. <see cref="Sync"/>, this engine's one lock     (cgroup_mutex, rdmacg_mutex, misc's atomics)
+///   3. <see cref="Sync"/>, this engine's one lock     (cgroup_mutex, rdmacg_mutex, misc's atomics);
+///      every controller hook runs under it
 ///   4. leaves, never held together with each other:
 ///      CgroupFileSystem meta lock (modes, owners, xattrs; taken under Sync by the migration
 ///      permission check), PollWaiters lock (kernfs_open_file_mutex), JournalFile lock,
 ///      Session notify lock (one write(2) to /dev/fuse).
-/// Methods whose name ends in <c>Locked</c> require <see cref="Sync"/> held. Changes to
-/// notifying files are collected under the lock and published through <see cref="Changed"/>
-/// after it is released, so subscribers may call back into the engine.
+/// No I/O happens under <see cref="Sync"/>: the membership service reads procfs before or after
+/// it (a liveness scan takes the candidates under the lock, checks them without it, and drops the
+/// dead under it again by pid and start time). Methods whose name ends in <c>Locked</c> require
+/// <see cref="Sync"/> held and assert it in Debug builds (<see cref="AssertLocked"/>, the kernel's
+/// lockdep_assert_held). Changes to notifying files are collected under the lock and published
+/// through <see cref="Changed"/> after it is released, so subscribers may call back into the engine.
 ///
 /// Who owns a cgroup, and when it is released (kernel: css refcounts, css_free):
 ///   - online: its parent's ChildrenByName (and, for the view, its node table while the kernel

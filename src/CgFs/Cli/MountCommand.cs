@@ -172,7 +172,7 @@ public static class MountCommand
             return Program.Fail(e.Message);
         }
         var session = new Session(mounted.Fd, stack.Fs, log);
-        stack.Fs.Waiters.Notifier = session;
+        stack.Fs.Waiters.Kernel = session;
 
         void Stop(PosixSignalContext ctx)
         {

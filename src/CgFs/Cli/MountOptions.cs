@@ -7,72 +7,62 @@ namespace CgFs.Cli;
 public sealed record MountOptions(string MountPoint, bool Foreground, List<string> FuseOptions, List<ConfigEntry> Entries,
     int Threads, string? Log, string Control, string? State, bool RdmaLegacy)
 {
+    private static readonly ConfigEntry[] EmbeddedDefault =
+        [new RdmaDeviceEntry("mlx5_0"), new RdmaDeviceEntry("mlx5_1"), new MiscEntry("sev", 509, false), new MiscEntry("sev_es", 16, false)];
+
+    /// <summary>The options, each with what it does to the options being built; <c>value</c> takes the next argument.</summary>
+    private static readonly Dictionary<string, Action<Builder, Func<string>>> Table = new()
+    {
+        ["-f"] = (b, _) => b.Foreground = true,
+        ["-o"] = (b, value) => b.FuseOptions.AddRange(value().Split(',', StringSplitOptions.RemoveEmptyEntries)),
+        ["--rdma-device"] = (b, value) => b.Configure([new RdmaDeviceEntry(value())]),
+        ["--misc"] = (b, value) => b.Configure([ConfigGrammar.MiscOption(value()) is { Ok: true } m ? m.Value
+            : throw new CliException("--misc expects NAME=CAPACITY[,follow]")]),
+        ["--config"] = (b, value) => b.Configure(ConfigFile(value())),
+        ["--threads"] = (b, value) => b.Threads = int.TryParse(value(), out int t) && t is > 0 and <= 64 ? t : throw new CliException("--threads expects 1..64"),
+        ["--log"] = (b, value) => b.Log = value(),
+        ["--control"] = (b, value) => b.Control = Path.GetFullPath(value()),
+        ["--state"] = (b, value) => b.State = Path.GetFullPath(value()),
+        ["--rdma-legacy"] = (b, _) => b.RdmaLegacy = true,
+    };
+
     /// <summary>Parses `cgfs mount` arguments; a usage error is a <see cref="CliException"/>.</summary>
     public static MountOptions Parse(string[] args)
     {
-        string? mountPoint = null, log = null, control = null, state = null;
-        bool foreground = false, explicitConfig = false, rdmaLegacy = false;
-        int threads = 2;
-        var fuseOptions = new List<string>();
-        var entries = new List<ConfigEntry>();
+        var b = new Builder();
         for (int i = 0; i < args.Length; i++)
         {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new CliException($"{args[i]} needs a value");
-            switch (args[i])
-            {
-                case "-f":
-                    foreground = true;
-                    break;
-                case "-o":
-                    fuseOptions.AddRange(Next().Split(',', StringSplitOptions.RemoveEmptyEntries));
-                    break;
-                case "--rdma-device":
-                    entries.Add(new RdmaDeviceEntry(Next()));
-                    explicitConfig = true;
-                    break;
-                case "--misc":
-                    var m = ConfigGrammar.MiscOption(Next());
-                    entries.Add(m.Ok ? m.Value : throw new CliException($"--misc expects NAME=CAPACITY[,follow], got '{args[i]}'"));
-                    explicitConfig = true;
-                    break;
-                case "--config":
-                    var path = Next();
-                    if (!File.Exists(path))
-                        throw new CliException($"config file {path} not found");
-                    var (parsed, error) = ConfigGrammar.File(File.ReadAllText(path));
-                    if (error is not null)
-                        throw new CliException($"{path}: {error}");
-                    entries.AddRange(parsed);
-                    explicitConfig = true;
-                    break;
-                case "--threads":
-                    threads = int.TryParse(Next(), out int t) && t is > 0 and <= 64 ? t : throw new CliException("--threads expects 1..64");
-                    break;
-                case "--log":
-                    log = Next();
-                    break;
-                case "--control":
-                    control = Path.GetFullPath(Next());
-                    break;
-                case "--state":
-                    state = Path.GetFullPath(Next());
-                    break;
-                case "--rdma-legacy":
-                    rdmaLegacy = true;
-                    break;
-                default:
-                    if (args[i].StartsWith('-') || mountPoint is not null)
-                        throw new CliException($"unexpected argument '{args[i]}'\n\n{MountCommand.Usage}");
-                    mountPoint = args[i];
-                    break;
-            }
+            string Value() => i + 1 < args.Length ? args[++i] : throw new CliException($"{args[i]} needs a value");
+            if (Table.TryGetValue(args[i], out var apply))
+                apply(b, Value);
+            else if (args[i].StartsWith('-') || b.MountPoint is not null)
+                throw new CliException($"unexpected argument '{args[i]}'\n\n{MountCommand.Usage}");
+            else
+                b.MountPoint = args[i];
         }
-        if (mountPoint is null)
+        if (b.MountPoint is null)
             throw new CliException($"missing MOUNTPOINT\n\n{MountCommand.Usage}");
-        if (!explicitConfig)
-            entries.AddRange([new RdmaDeviceEntry("mlx5_0"), new RdmaDeviceEntry("mlx5_1"), new MiscEntry("sev", 509, false), new MiscEntry("sev_es", 16, false)]);
-        return new MountOptions(Path.GetFullPath(mountPoint), foreground, fuseOptions, entries, threads, log,
-            control ?? CgFs.Control.ControlPaths.Default(mountPoint), state, rdmaLegacy);
+        return new MountOptions(Path.GetFullPath(b.MountPoint), b.Foreground, b.FuseOptions, b.Entries ?? [.. EmbeddedDefault],
+            b.Threads, b.Log, b.Control ?? CgFs.Control.ControlPaths.Default(b.MountPoint), b.State, b.RdmaLegacy);
     }
 
+    private static List<ConfigEntry> ConfigFile(string path)
+    {
+        if (!File.Exists(path))
+            throw new CliException($"config file {path} not found");
+        var (parsed, error) = ConfigGrammar.File(File.ReadAllText(path));
+        return error is null ? parsed : throw new CliException($"{path}: {error}");
+    }
+
+    private sealed class Builder
+    {
+        public string? MountPoint, Log, Control, State;
+        public bool Foreground, RdmaLegacy;
+        public int Threads = 2;
+        public readonly List<string> FuseOptions = new();
+        /// <summary>Devices and types given explicitly; null: the embedded default.</summary>
+        public List<ConfigEntry>? Entries;
+
+        public void Configure(IEnumerable<ConfigEntry> entries) => (Entries ??= new List<ConfigEntry>()).AddRange(entries);
+    }
 }

@@ -7,7 +7,7 @@ namespace CgFs.Fuse;
 /// <summary>
 /// A FUSE session on an open /dev/fuse descriptor. Several reader threads read the same fd;
 /// each serves the request it read and writes the reply itself — a hand-off to another thread
-/// costs a cross-CPU wake-up, which dominates latency here (DESIGN.md).
+/// costs a cross-CPU wake-up, which costs more than serving the request does.
 ///
 /// Hazards: the kernel answers read(2) with ENOENT when the request was interrupted (retry) and
 /// ENODEV once the filesystem is unmounted (stop). A filesystem callback must never block on

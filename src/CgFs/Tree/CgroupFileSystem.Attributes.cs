@@ -141,7 +141,7 @@ public sealed partial class CgroupFileSystem
                         if (gone(fn.File))
                             names.Add((dn.Id, fn.File.Name));
         }
-        Waiters.Notifier?.InvalidateEntries(names, wait ?? TimeSpan.FromMilliseconds(200));
+        Waiters.Kernel?.InvalidateEntries(names, wait ?? TimeSpan.FromMilliseconds(200));
     }
 
     /// <summary>Migration permission (spec core.md 5.1): write access to cgroup.procs of the common

@@ -12,7 +12,7 @@ public sealed class PollWaiters
     private readonly object _lock = new();
     private readonly Dictionary<(Cgroup, Notifier), HashSet<ulong>> _waiters = new();
 
-    public IFuseNotifier? Notifier { get; set; }
+    public IFuseNotifier? Kernel { get; set; }
 
     public void Add(Cgroup c, Notifier file, ulong kh)
     {
@@ -55,7 +55,7 @@ public sealed class PollWaiters
                     wake.AddRange(set);
         }
         foreach (var kh in wake)
-            Notifier?.NotifyPoll(kh);
+            Kernel?.NotifyPoll(kh);
     }
 
     /// <summary>A removed cgroup: every waiter on any of its notifying files must wake and see POLLERR.</summary>

@@ -98,7 +98,7 @@ public sealed class HierarchyTests
         var a = h.Mkdir(h.Root, "A");
         var b = h.Mkdir(a, "B");
         h.Do(() => h.SetFreezeLocked(a, true));
-        Assert.That(h.Do(() => (h.EventsLocked(b).Frozen, h.FreezeSelfLocked(b))), Is.EqualTo((true, false)));
+        Assert.That(h.Do(() => (h.EventsLocked(b).Frozen, h.SettingsLocked(b).FreezeSelf)), Is.EqualTo((true, false)));
         Thread.Sleep(20);
         h.Do(() => h.SetFreezeLocked(a, false));
         long usec = h.Do(() => h.FrozenUsecLocked(b));

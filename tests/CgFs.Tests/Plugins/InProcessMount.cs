@@ -27,7 +27,7 @@ public sealed class InProcessMount : Integration.Tree
             _journal = Stack.OpenJournal(state);
         _mounted = Mounter.Mount(MountPoint, []);
         var session = new Session(_mounted.Fd, Stack.Fs, _ => { });
-        Stack.Fs.Waiters.Notifier = session;
+        Stack.Fs.Waiters.Kernel = session;
         _serving = new Thread(() => session.Run(2)) { IsBackground = true, Name = "in-process-mount" };
         _serving.Start();
     }

@@ -52,7 +52,7 @@ public sealed class LifetimeTests
         engine.Run(() => engine.Misc.SetCapacityLocked("sev", 5));
         engine.Run(() => engine.WriteSubtreeControlLocked(engine.Root, engine.AllControllers, ControllerMask.None));
         var notifications = new RecordingNotifier();
-        fs.Waiters.Notifier = notifications;
+        fs.Waiters.Kernel = notifications;
 
         var (weak, nodes, open) = Churn(fs, engine);
         Assert.That(notifications.Invalidated.Select(x => x.Name), Is.EquivalentTo(new[] { "rdma.max", "rdma.current", "cgroup.events", "misc.events" }),

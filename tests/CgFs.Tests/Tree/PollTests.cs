@@ -17,7 +17,7 @@ public sealed class PollTests
         var stack = CgfsStack.Create();
         var (engine, fs) = (stack.Engine, stack.Fs);
         var notifications = new RecordingNotifier();
-        fs.Waiters.Notifier = notifications;
+        fs.Waiters.Kernel = notifications;
         Assert.That(fs.MkDir(Root, CgFs.Fuse.Fuse.RootId, "A", 0b111_101_101, out var a), Is.Zero);
         Assert.That(fs.Lookup(Root, a.NodeId, "cgroup.events", out var events), Is.Zero);
         Assert.That(fs.Open(Root, events.NodeId, 0, out ulong fh), Is.Zero);
@@ -47,7 +47,7 @@ public sealed class PollTests
     {
         var stack = CgfsStack.Create();
         var (engine, fs) = (stack.Engine, stack.Fs);
-        fs.Waiters.Notifier = new RecordingNotifier();
+        fs.Waiters.Kernel = new RecordingNotifier();
         fs.MkDir(Root, CgFs.Fuse.Fuse.RootId, "A", 0b111_101_101, out var a);
         fs.Lookup(Root, a.NodeId, "cgroup.max.depth", out var depth);
         fs.Open(Root, depth.NodeId, 2, out ulong fh);

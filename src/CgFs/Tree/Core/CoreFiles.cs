@@ -38,13 +38,13 @@ public static class CoreFiles
     private static Errno Then<T>(Parsed<T> p, Func<T, Errno> apply) => p.Ok ? apply(p.Value) : p.Error;
 
     private static Rendered ReadControllers(FileContext x) => CoreRender.ControllerList(Run(x, e => e.Names(e.AvailableLocked(x.Cgroup))));
-    private static Rendered ReadSubtreeControl(FileContext x) => CoreRender.ControllerList(Run(x, e => e.Names(e.SubtreeControlLocked(x.Cgroup))));
+    private static Rendered ReadSubtreeControl(FileContext x) => CoreRender.ControllerList(Run(x, e => e.Names(e.SettingsLocked(x.Cgroup).SubtreeControl)));
     private static Rendered ReadType(FileContext x) => CoreRender.Type(Run(x, e => e.TypeLocked(x.Cgroup)));
-    private static Rendered ReadMaxDescendants(FileContext x) => CoreRender.Limit(Run(x, e => e.MaxDescendantsLocked(x.Cgroup)));
-    private static Rendered ReadMaxDepth(FileContext x) => CoreRender.Limit(Run(x, e => e.MaxDepthLocked(x.Cgroup)));
+    private static Rendered ReadMaxDescendants(FileContext x) => CoreRender.Limit(Run(x, e => e.SettingsLocked(x.Cgroup).MaxDescendants));
+    private static Rendered ReadMaxDepth(FileContext x) => CoreRender.Limit(Run(x, e => e.SettingsLocked(x.Cgroup).MaxDepth));
     private static Rendered ReadStat(FileContext x) => CoreRender.Stat(Run(x, e => e.SnapshotLocked(x.Cgroup)));
     private static Rendered ReadStatLocal(FileContext x) => CoreRender.StatLocal(Run(x, e => e.FrozenUsecLocked(x.Cgroup)));
-    private static Rendered ReadFreeze(FileContext x) => CoreRender.Freeze(Run(x, e => e.FreezeSelfLocked(x.Cgroup)));
+    private static Rendered ReadFreeze(FileContext x) => CoreRender.Freeze(Run(x, e => e.SettingsLocked(x.Cgroup).FreezeSelf));
     private static Rendered ReadPressure(FileContext x) => x.Dir.PressureVisible ? "1\n" : "0\n";
 
     /// <summary>Membership is refreshed first: a read right after a process exited must see it gone.</summary>
@@ -103,9 +103,9 @@ public static class CoreFiles
             return p.Error;
         var (e, enabled, disabled, children) = Run(x, h =>
         {
-            var before = h.SubtreeControlLocked(x.Cgroup);
+            var before = h.SettingsLocked(x.Cgroup).SubtreeControl;
             var err = h.WriteSubtreeControlLocked(x.Cgroup, p.Value.Enable, p.Value.Disable);
-            var after = h.SubtreeControlLocked(x.Cgroup);
+            var after = h.SettingsLocked(x.Cgroup).SubtreeControl;
             return (err, after & ~before, before & ~after, h.ChildrenLocked(x.Cgroup));
         });
         if (e == Errno.Ok)

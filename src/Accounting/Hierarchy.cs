@@ -80,8 +80,6 @@ public sealed partial class Hierarchy
     public T Get<T>() where T : Controller =>
         Controllers.OfType<T>().FirstOrDefault() ?? throw new InvalidOperationException($"no {typeof(T).Name} registered");
 
-    public Controller? FindController(string name) => Controllers.FirstOrDefault(c => c.Name == name);
-
     /// <summary>Names of the controllers in <paramref name="mask"/>, in subsystem order.</summary>
     public string[] Names(ControllerMask mask) => Controllers.Where(mask.Has).Select(c => c.Name).ToArray();
 

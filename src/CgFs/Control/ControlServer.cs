@@ -180,8 +180,9 @@ public sealed class ControlServer : IDisposable
         {
             File.Delete(Path);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            _log($"control socket {Path} not removed: {e.Message}"); // a later mount replaces it
         }
     }
 }

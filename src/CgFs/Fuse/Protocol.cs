@@ -29,10 +29,8 @@ public static class Fuse
     public const uint ReaddirplusAuto = 1 << 14;
     public const uint ParallelDirops = 1 << 18;
     public const uint MaxPages = 1 << 22;
-    public const uint InitExt = 1 << 30;
 
     public const uint FopenDirectIo = 1 << 0;
-    public const uint FopenNonSeekable = 1 << 2;
 
     public const uint PollScheduleNotify = 1 << 0;
     public const int NotifyPoll = 1;

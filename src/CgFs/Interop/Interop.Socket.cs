@@ -34,7 +34,6 @@ internal static unsafe partial class Interop
         internal const int SOCK_CLOEXEC = 0x80000;
         internal const int SOL_SOCKET = 1;
         internal const int SCM_RIGHTS = 1;
-        internal const int SO_RCVBUF = 8;
         internal const int SO_RCVBUFFORCE = 33;
 
         [StructLayout(LayoutKind.Sequential)]

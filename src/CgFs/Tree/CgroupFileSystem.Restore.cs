@@ -36,10 +36,13 @@ public sealed partial class CgroupFileSystem
     }
 
     /// <summary>The attributes of "." (the directory) or of a named file of a cgroup; needs the meta lock.</summary>
-    private Meta? TargetMetaLocked(Cgroup c, string target) =>
-        c.ViewState is not CgroupDir d ? null
+    private Meta? TargetMetaLocked(Cgroup c, string target)
+    {
+        System.Diagnostics.Debug.Assert(Monitor.IsEntered(_metaLock), "meta lock not held");
+        return c.ViewState is not CgroupDir d ? null
         : target == "." ? d.Meta
         : FilesByName.TryGetValue(target, out var f) ? d.MutableFileMeta(f.File) : null;
+    }
 
     public bool RestoreMeta(Cgroup c, string target, uint mode, uint uid, uint gid)
     {

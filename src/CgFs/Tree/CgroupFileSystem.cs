@@ -93,6 +93,9 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem, IViewEffects
         public ulong? PollHandle;
     }
 
+    [System.Diagnostics.Conditional("DEBUG")]
+    private void AssertNodesLocked() => System.Diagnostics.Debug.Assert(Monitor.IsEntered(_nodes), "node table lock not held");
+
     private static CgroupDir Dir(Cgroup c) => (CgroupDir)c.ViewState!;
 
     /// <summary>Stable inode numbers: the cgroup's id with the file's index in the low bits (0 = the directory).</summary>
@@ -103,6 +106,7 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem, IViewEffects
     /// <summary>Whether the file exists in this cgroup now (placement, controller state, PSI visibility). Needs the engine lock.</summary>
     private bool PresentLocked(InterfaceFile f, CgroupDir d)
     {
+        Engine.AssertLocked();
         var c = d.Cgroup;
         if (c.Removed)
             return false;
@@ -118,6 +122,7 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem, IViewEffects
     /// <summary>The cgroup directory behind a node id; needs the node lock.</summary>
     private Errno DirLocked(ulong id, out CgroupDir dir)
     {
+        AssertNodesLocked();
         dir = null!;
         if (!_nodes.TryGetValue(id, out var n))
             return Errno.ENOENT;
@@ -207,6 +212,7 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem, IViewEffects
     /// also keeps the id the journal recorded for it the next one).</summary>
     private Errno MkdirLocked(CgroupDir dir, string name, uint mode, uint uid, uint gid, out Entry entry)
     {
+        AssertNodesLocked();
         entry = default;
         Cgroup? child = null;
         var e = Engine.Run(() =>
@@ -230,14 +236,15 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem, IViewEffects
 
     public int RmDir(in Caller c, ulong parent, string name)
     {
+        // Processes that exited must be gone before "populated" is checked; procfs is read with no lock held.
+        if (ChildOf(parent, name) is { } scope)
+            Services.Membership.Refresh(scope);
         Cgroup? removed = null;
         lock (_nodes)
         {
             if (DirLocked(parent, out var dir) is var err && err != Errno.Ok)
                 return (int)err;
             var target = Engine.Run(() => Engine.ChildLocked(dir.Cgroup, name));
-            if (target is not null)
-                Services.Membership.Refresh(target);
             Errno Remove() => Engine.Run(() =>
             {
                 var child = Engine.ChildLocked(dir.Cgroup, name);
@@ -259,6 +266,13 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem, IViewEffects
         // Not awaited: the kernel holds the directory's lock until this rmdir is answered.
         InvalidateCached([removed!], _ => true, TimeSpan.Zero);
         return 0;
+    }
+
+    /// <summary>The child cgroup <paramref name="name"/> of directory node <paramref name="parent"/>, if any.</summary>
+    private Cgroup? ChildOf(ulong parent, string name)
+    {
+        lock (_nodes)
+            return DirLocked(parent, out var dir) == Errno.Ok ? Engine.Run(() => Engine.ChildLocked(dir.Cgroup, name)) : null;
     }
 
     public int CreateNode(in Caller c, ulong parent, string name, Opcode op) =>

@@ -103,7 +103,7 @@ public static class MountCommand
     {
         Action<string> log = MakeLog(o);
         var stack = CgfsStack.Create(options: new ViewOptions(o.RdmaLegacy), log: log, ownerUid: Interop.Sys.GetEUid(), ownerGid: Interop.Sys.GetEGid());
-        Configure(stack.Engine, o, log);
+        Configure(stack, o, log);
         using var events = ProcessEvents.TryStart(stack.Membership, log);
         stack.Membership.ForkEventsAvailable = events is not null;
         Control.ControlServer control;
@@ -134,28 +134,21 @@ public static class MountCommand
         return ServeMounted(o, stack, log);
     }
 
-    /// <summary>Devices and misc types from the options; a non-empty state file is authoritative
-    /// for them instead (the options only seed a new one).</summary>
-    private static void Configure(Hierarchy engine, MountOptions o, Action<string> log)
+    /// <summary>Devices and misc types from the options, applied as the control requests they stand
+    /// for; a non-empty state file is authoritative for them instead (the options only seed a new one).</summary>
+    private static void Configure(CgfsStack stack, MountOptions o, Action<string> log)
     {
         if (o.State is not null && State.JournalFile.Read(o.State, out _).Count > 0)
         {
             log($"restoring devices, types and the hierarchy from {o.State}; device and misc options are not applied again");
             return;
         }
-        var rdma = engine.Get<RdmaController>();
-        var misc = engine.Get<MiscController>();
-        engine.Run(() =>
+        foreach (var entry in o.Entries)
         {
-            foreach (var e in o.Entries)
-            {
-                if (e is RdmaDeviceEntry d)
-                    rdma.RegisterLocked(ToKernel(d.Name));
-                else if (e is MiscEntry m)
-                    misc.SetCapacityLocked(ToKernel(m.Name), m.Capacity, m.Follow ? true : null);
-            }
-            return 0;
-        });
+            var command = entry.AsCommand(ToKernel);
+            if (stack.Plugins.Execute(command, ControlSource.Configuration, NoChangeLog.Instance) is { Error: not Errno.Ok } refused)
+                log($"configuration \"{command.Format()}\" not applied: {refused.Message} ({refused.Error})");
+        }
     }
 
     /// <summary>Mounts, serves requests on <see cref="MountOptions.Threads"/> threads until unmounted

@@ -61,19 +61,9 @@ public sealed class ControlRequests(Hierarchy engine, IReadOnlyList<ControllerPl
                 Done(o, new ControlReply(context.Uncharge(id), $"no charge {id} in this context"));
                 break;
             default:
-                Done(o, Apply(cmd, changes) ?? new ControlReply(Errno.EINVAL, $"no controller serves \"{line}\""));
+                Done(o, plugins.Execute(cmd, ControlSource.Client, changes) ?? new ControlReply(Errno.EINVAL, $"no controller serves \"{line}\""));
                 break;
         }
-    }
-
-    /// <summary>A controller's request (device, type), journaled through <paramref name="log"/>; the
-    /// journal's replay calls this too, with no log. Null if no controller serves it.</summary>
-    public ControlReply? Apply(ControlCommand cmd, IChangeLog log)
-    {
-        foreach (var p in plugins)
-            if (p.Execute(cmd, log) is { } reply)
-                return reply;
-        return null;
     }
 
     private void StatusLines(StringBuilder o)

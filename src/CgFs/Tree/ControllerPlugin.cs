@@ -32,8 +32,27 @@ public abstract class ControllerPlugin
 
     /// <summary>Serves a control request that is this controller's (a device or type change),
     /// journaling it first through <paramref name="changes"/>; null when it is not this controller's.</summary>
-    public virtual ControlReply? Execute(ControlCommand command, IChangeLog changes) => null;
+    public virtual ControlReply? Execute(ControlCommand command, ControlSource source, IChangeLog changes) => null;
 }
+
+public static class ControllerPlugins
+{
+    /// <summary>Hands a controller's control request (device, type) to the controller that serves it,
+    /// journaled through <paramref name="changes"/>; null if none does. The control socket, the
+    /// journal's replay and the mount's configuration all come through here.</summary>
+    public static ControlReply? Execute(this IEnumerable<ControllerPlugin> plugins, ControlCommand command, ControlSource source, IChangeLog changes)
+    {
+        foreach (var p in plugins)
+            if (p.Execute(command, source, changes) is { } reply)
+                return reply;
+        return null;
+    }
+}
+
+/// <summary>Where a control request comes from. A client's request is checked for mistakes (adding
+/// a device that is already there is EEXIST); the mount's configuration and the journal state
+/// facts (two devices may share a name, as in the kernel's exclusive netns mode, rdma.md 3).</summary>
+public enum ControlSource { Client, Configuration, Journal }
 
 /// <summary>The outcome of a control request: an errno and, when refused, why.</summary>
 public readonly record struct ControlReply(Errno Error, string Message = "", IReadOnlyList<string>? Lines = null);

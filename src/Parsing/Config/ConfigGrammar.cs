@@ -3,10 +3,24 @@ using Sprache;
 
 namespace CgFs.Parsing;
 
-/// <summary>One line of a cgfs configuration file or one --misc/--rdma-device option.</summary>
-public abstract record ConfigEntry;
-public sealed record RdmaDeviceEntry(string Name) : ConfigEntry;
-public sealed record MiscEntry(string Name, ulong Capacity, bool Follow) : ConfigEntry;
+/// <summary>One line of a cgfs configuration file or one --misc/--rdma-device option: the control
+/// request it stands for (<see cref="AsCommand"/>), applied like `cgfs ctl` would.</summary>
+public abstract record ConfigEntry
+{
+    /// <param name="name">Converts a name as given (UTF-8 argv or file text) to the kernel's bytes.</param>
+    public abstract ControlCommand AsCommand(Func<string, string> name);
+}
+
+public sealed record RdmaDeviceEntry(string Name) : ConfigEntry
+{
+    public override ControlCommand AsCommand(Func<string, string> name) => new DeviceAdd(name(Name));
+}
+
+/// <summary>A capacity; "follow" makes the type's charges move with their process (not given: unchanged).</summary>
+public sealed record MiscEntry(string Name, ulong Capacity, bool Follow) : ConfigEntry
+{
+    public override ControlCommand AsCommand(Func<string, string> name) => new MiscCapacity(name(Name), Capacity, Follow ? true : null);
+}
 
 /// <summary>
 /// The configuration file format (documented in the README):

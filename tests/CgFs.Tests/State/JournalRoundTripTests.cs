@@ -4,6 +4,7 @@ using CgFs.Fuse;
 using CgFs.Parsing;
 using CgFs.State;
 using CgFs.Tests.Accounting;
+using CgFs.Tree;
 
 namespace CgFs.Tests.State;
 
@@ -106,5 +107,19 @@ public sealed class JournalRoundTripTests
         Assert.That(b.Fs.Lookup(Root, CgFs.Fuse.Fuse.RootId, "user", out var user), Is.Zero);
         Assert.That(b.Fs.Lookup(Root, user.NodeId, "rdma.max", out var max), Is.Zero);
         Assert.That((max.Attr.Uid, max.Attr.Gid), Is.EqualTo((1000u, 1000u)));
+    }
+
+    /// <summary>Two devices may share a name (the kernel's exclusive netns mode, spec rdma.md 3): the
+    /// configuration may register both, and a restart restores both; a client adding one is refused.</summary>
+    [Test]
+    public void DevicesSharingANameSurviveReplay()
+    {
+        var a = CgfsStack.Create();
+        foreach (var source in new[] { ControlSource.Configuration, ControlSource.Configuration })
+            Assert.That(a.Plugins.Execute(new DeviceAdd("mlx5_0"), source, NoChangeLog.Instance)!.Value.Error, Is.EqualTo(Errno.Ok));
+        Assert.That(a.Plugins.Execute(new DeviceAdd("mlx5_0"), ControlSource.Client, NoChangeLog.Instance)!.Value.Error, Is.EqualTo(Errno.EEXIST));
+        var b = CgfsStack.Create();
+        new JournalReplay(b.Engine, b.Plugins, b.Fs, b.Membership, _ => { }).Replay(new JournalSnapshot(a.Engine, a.Plugins, a.Fs).Lines());
+        Assert.That(b.Engine.Run(() => b.Engine.Rdma.DevicesLocked.Select(d => d.Name).ToArray()), Is.EqualTo(new[] { "mlx5_0", "mlx5_0" }));
     }
 }

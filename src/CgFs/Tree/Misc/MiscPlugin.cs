@@ -85,7 +85,7 @@ public sealed class MiscPlugin : ControllerPlugin
             $"misc {t.Name} capacity={t.Capacity} current={rows.First(m => m.Name == t.Name).Current}{(t.Follow ? " follow" : "")}").ToArray();
     }
 
-    public override ControlReply? Execute(ControlCommand command, IChangeLog changes)
+    public override ControlReply? Execute(ControlCommand command, ControlSource source, IChangeLog changes)
     {
         switch (command)
         {

@@ -96,11 +96,11 @@ public sealed class RdmaPlugin : ControllerPlugin
             .Select(r => $"device {r.Device} " + string.Join(' ', RdmaResources.Names.Select((n, i) => $"{n}={r.Current[i]}")))
             .ToArray();
 
-    public override ControlReply? Execute(ControlCommand command, IChangeLog changes) => command switch
+    public override ControlReply? Execute(ControlCommand command, ControlSource source, IChangeLog changes) => command switch
     {
         DeviceAdd(var name) => Reply(changes.Commit(() => new ControlRecord(command), () => Run(() =>
         {
-            if (_rdma.FindLocked(name) is not null)
+            if (source == ControlSource.Client && _rdma.FindLocked(name) is not null)
                 return Errno.EEXIST;
             _rdma.RegisterLocked(name);
             return Errno.Ok;

@@ -146,7 +146,7 @@ public static class MountCommand
         foreach (var entry in o.Entries)
         {
             var command = entry.AsCommand(ToKernel);
-            if (stack.Plugins.Execute(command, ControlSource.Configuration, NoChangeLog.Instance) is { Error: not Errno.Ok } refused)
+            if (stack.Plugins.Apply(command, ControlSource.Configuration) is { Error: not Errno.Ok } refused)
                 log($"configuration \"{command.Format()}\" not applied: {refused.Message} ({refused.Error})");
         }
     }

@@ -8,8 +8,8 @@ namespace CgFs.Control;
 /// <summary>
 /// What the control protocol's requests do, apart from the socket that carries them: the
 /// permission decision (devices, capacities and `memory` are for root or the mount's owner),
-/// controller requests handed to the controller they belong to, charges through the caller's
-/// <see cref="ChargeContext"/>, and the reply lines.
+/// requests handed to the controller they belong to (charges held by the caller's
+/// <see cref="ChargeContext"/>), and the reply lines.
 /// </summary>
 public sealed class ControlRequests(Hierarchy engine, IReadOnlyList<ControllerPlugin> plugins, IChangeLog changes, uint ownerUid, string mountPoint)
 {
@@ -49,19 +49,12 @@ public sealed class ControlRequests(Hierarchy engine, IReadOnlyList<ControllerPl
                 MemoryLines(o);
                 Ok(o);
                 break;
-            case ChargeRdma(var device, var resource, var amount):
-                var (re, rid) = context.ChargeRdma(device, resource, amount);
-                Charged(o, re, rid, re == Errno.ENODEV ? $"no device {device}" : $"rdma {device} {RdmaResources.Name(resource)} over a limit");
-                break;
-            case ChargeMisc(var name, var amount):
-                var (me, mid) = context.ChargeMisc(name, amount);
-                Charged(o, me, mid, me == Errno.EINVAL ? $"misc type {name} is unknown or has capacity 0" : $"misc {name} over its max or capacity");
-                break;
             case Uncharge(var id):
                 Done(o, new ControlReply(context.Uncharge(id), $"no charge {id} in this context"));
                 break;
             default:
-                Done(o, plugins.Execute(cmd, ControlSource.Client, changes) ?? new ControlReply(Errno.EINVAL, $"no controller serves \"{line}\""));
+                Done(o, plugins.Execute(cmd, new ControlRequest(ControlSource.Client, changes, context))
+                    ?? new ControlReply(Errno.EINVAL, $"no controller serves \"{line}\""));
                 break;
         }
     }
@@ -92,18 +85,12 @@ public sealed class ControlRequests(Hierarchy engine, IReadOnlyList<ControllerPl
     {
         foreach (var line in r.Lines ?? [])
             o.Append(line).Append('\n');
-        if (r.Error == Errno.Ok)
-            Ok(o);
-        else
+        if (r.Error != Errno.Ok)
             Error(o, r.Error, r.Message);
-    }
-
-    private static void Charged(StringBuilder o, Errno e, long id, string message)
-    {
-        if (e == Errno.Ok)
-            o.Append("ok ").Append(id).Append('\n');
+        else if (r.Value is { } value)
+            o.Append("ok ").Append(value).Append('\n');
         else
-            Error(o, e, message);
+            Ok(o);
     }
 
     public static void Error(StringBuilder o, Errno e, string message) => o.Append($"error {e} {message}\n");

@@ -50,7 +50,7 @@ public sealed class JournalReplay(Hierarchy engine, IReadOnlyList<ControllerPlug
             case ThreadRecord r:
                 return _ids.TryGetValue(r.Id, out var where) && membership.RestoreThread(new ProcessKey(r.Pid, r.Start), r.Tid, where) == Errno.Ok;
             case ControlRecord r:
-                return plugins.Execute(r.Command, ControlSource.Journal, NoChangeLog.Instance) is { Error: Errno.Ok };
+                return plugins.Apply(r.Command, ControlSource.Journal) is { Error: Errno.Ok };
             default:
                 return false;
         }

@@ -30,9 +30,10 @@ public abstract class ControllerPlugin
     /// <summary>Lines of `cgfs ctl status`.</summary>
     public virtual IEnumerable<string> StatusLocked() => [];
 
-    /// <summary>Serves a control request that is this controller's (a device or type change),
-    /// journaling it first through <paramref name="changes"/>; null when it is not this controller's.</summary>
-    public virtual ControlReply? Execute(ControlCommand command, ControlSource source, IChangeLog changes) => null;
+    /// <summary>Serves a control request that is this controller's: a device or type change (journaled
+    /// first through the request's change log) or a charge as the client's process (held by the
+    /// request's charge scope). Null when it is not this controller's.</summary>
+    public virtual ControlReply? Execute(ControlCommand command, ControlRequest request) => null;
 }
 
 public static class ControllerPlugins
@@ -40,13 +41,17 @@ public static class ControllerPlugins
     /// <summary>Hands a controller's control request (device, type) to the controller that serves it,
     /// journaled through <paramref name="changes"/>; null if none does. The control socket, the
     /// journal's replay and the mount's configuration all come through here.</summary>
-    public static ControlReply? Execute(this IEnumerable<ControllerPlugin> plugins, ControlCommand command, ControlSource source, IChangeLog changes)
+    public static ControlReply? Execute(this IEnumerable<ControllerPlugin> plugins, ControlCommand command, ControlRequest request)
     {
         foreach (var p in plugins)
-            if (p.Execute(command, source, changes) is { } reply)
+            if (p.Execute(command, request) is { } reply)
                 return reply;
         return null;
     }
+
+    /// <summary>A configuration or journal request: no client, nothing recorded.</summary>
+    public static ControlReply? Apply(this IEnumerable<ControllerPlugin> plugins, ControlCommand command, ControlSource source) =>
+        plugins.Execute(command, new ControlRequest(source, NoChangeLog.Instance, null));
 }
 
 /// <summary>Where a control request comes from. A client's request is checked for mistakes (adding
@@ -54,5 +59,27 @@ public static class ControllerPlugins
 /// facts (two devices may share a name, as in the kernel's exclusive netns mode, rdma.md 3).</summary>
 public enum ControlSource { Client, Configuration, Journal }
 
-/// <summary>The outcome of a control request: an errno and, when refused, why.</summary>
-public readonly record struct ControlReply(Errno Error, string Message = "", IReadOnlyList<string>? Lines = null);
+/// <summary>One control request's context: where it comes from, where changes are recorded, and
+/// (from a client) the charging context its charges are held in.</summary>
+public sealed record ControlRequest(ControlSource Source, IChangeLog Changes, IChargeScope? Charges);
+
+/// <summary>Where a client's charges are held (kernel: an open uverbs context): charges are made as
+/// its process and released when it closes. Implemented by Control.ChargeContext.</summary>
+public interface IChargeScope
+{
+    /// <summary>The process the charges are made as.</summary>
+    int Pid { get; }
+
+    /// <summary>Places the process first, then runs <paramref name="chargeLocked"/> under the engine
+    /// lock and keeps the charge it made; returns the errno and the charge's id in this scope.</summary>
+    (Errno Error, long Id) Charge(Func<(Errno, Charge?)> chargeLocked);
+}
+
+/// <summary>The outcome of a control request: an errno and, when refused, why; data lines before the
+/// final line, and a value after "ok" (a charge's id).</summary>
+public readonly record struct ControlReply(Errno Error, string Message = "", IReadOnlyList<string>? Lines = null, string? Value = null)
+{
+    /// <summary>A charge's reply: its id, or the reason it was refused.</summary>
+    public static ControlReply Charged((Errno Error, long Id) r, Func<Errno, string> why) =>
+        r.Error == Errno.Ok ? new ControlReply(Errno.Ok, Value: r.Id.ToString()) : new ControlReply(r.Error, why(r.Error));
+}

@@ -116,8 +116,8 @@ public sealed class JournalRoundTripTests
     {
         var a = CgfsStack.Create();
         foreach (var source in new[] { ControlSource.Configuration, ControlSource.Configuration })
-            Assert.That(a.Plugins.Execute(new DeviceAdd("mlx5_0"), source, NoChangeLog.Instance)!.Value.Error, Is.EqualTo(Errno.Ok));
-        Assert.That(a.Plugins.Execute(new DeviceAdd("mlx5_0"), ControlSource.Client, NoChangeLog.Instance)!.Value.Error, Is.EqualTo(Errno.EEXIST));
+            Assert.That(a.Plugins.Apply(new DeviceAdd("mlx5_0"), source)!.Value.Error, Is.EqualTo(Errno.Ok));
+        Assert.That(a.Plugins.Apply(new DeviceAdd("mlx5_0"), ControlSource.Client)!.Value.Error, Is.EqualTo(Errno.EEXIST));
         var b = CgfsStack.Create();
         new JournalReplay(b.Engine, b.Plugins, b.Fs, b.Membership, _ => { }).Replay(new JournalSnapshot(a.Engine, a.Plugins, a.Fs).Lines());
         Assert.That(b.Engine.Run(() => b.Engine.Rdma.DevicesLocked.Select(d => d.Name).ToArray()), Is.EqualTo(new[] { "mlx5_0", "mlx5_0" }));

@@ -85,10 +85,15 @@ public sealed class MiscPlugin : ControllerPlugin
             $"misc {t.Name} capacity={t.Capacity} current={rows.First(m => m.Name == t.Name).Current}{(t.Follow ? " follow" : "")}").ToArray();
     }
 
-    public override ControlReply? Execute(ControlCommand command, ControlSource source, IChangeLog changes)
+    public override ControlReply? Execute(ControlCommand command, ControlRequest request)
     {
+        var changes = request.Changes;
         switch (command)
         {
+            case ChargeMisc(var name, var amount) when request.Charges is { } scope:
+                return ControlReply.Charged(
+                    scope.Charge(() => _misc.FindLocked(name) is { } t ? (_misc.ChargeAsProcessLocked(scope.Pid, t, amount, out var c), c) : (Errno.EINVAL, null)),
+                    e => e == Errno.EINVAL ? $"misc type {name} is unknown or has capacity 0" : $"misc {name} over its max or capacity");
             case MiscCapacity(var name, var capacity, var follow):
                 // The record states the follow mode the type ends up with, so replay needs no history.
                 bool follows = follow ?? Run(() => _misc.FindLocked(name)?.Follow ?? false);

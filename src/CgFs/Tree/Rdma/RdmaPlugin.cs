@@ -96,16 +96,19 @@ public sealed class RdmaPlugin : ControllerPlugin
             .Select(r => $"device {r.Device} " + string.Join(' ', RdmaResources.Names.Select((n, i) => $"{n}={r.Current[i]}")))
             .ToArray();
 
-    public override ControlReply? Execute(ControlCommand command, ControlSource source, IChangeLog changes) => command switch
+    public override ControlReply? Execute(ControlCommand command, ControlRequest request) => command switch
     {
-        DeviceAdd(var name) => Reply(changes.Commit(() => new ControlRecord(command), () => Run(() =>
+        ChargeRdma(var device, var resource, var count) when request.Charges is { } scope => ControlReply.Charged(
+            scope.Charge(() => _rdma.FindLocked(device) is { } d ? (_rdma.ChargeAsProcessLocked(scope.Pid, d, resource, count, out var c), c) : (Errno.ENODEV, null)),
+            e => e == Errno.ENODEV ? $"no device {device}" : $"rdma {device} {RdmaResources.Name(resource)} over a limit"),
+        DeviceAdd(var name) => Reply(request.Changes.Commit(() => new ControlRecord(command), () => Run(() =>
         {
-            if (source == ControlSource.Client && _rdma.FindLocked(name) is not null)
+            if (request.Source == ControlSource.Client && _rdma.FindLocked(name) is not null)
                 return Errno.EEXIST;
             _rdma.RegisterLocked(name);
             return Errno.Ok;
         })), (Errno.EEXIST, $"device {name} is already registered")),
-        DeviceRemove(var name) => Reply(changes.Commit(() => new ControlRecord(command),
+        DeviceRemove(var name) => Reply(request.Changes.Commit(() => new ControlRecord(command),
                 () => Run(() => _rdma.FindLocked(name) is { } d ? _rdma.UnregisterLocked(d) : Errno.ENODEV)),
             (Errno.EBUSY, $"device {name} has charges held; release them first"), (Errno.ENODEV, $"no device {name}")),
         DeviceList => new ControlReply(Errno.Ok, Lines: Run(() => _rdma.DevicesLocked.Select(d => d.Name).ToArray())),

@@ -109,7 +109,10 @@ public static class MountCommand
         Control.ControlServer control;
         try
         {
-            control = new Control.ControlServer(o.Control, stack.ControlRequests(Interop.Sys.GetEUid(), o.MountPoint), stack.Engine, stack.Membership, log);
+            control = new Control.ControlServer(o.Control, stack.ControlRequests(Interop.Sys.GetEUid(), o.MountPoint), stack.Engine, stack.Membership, log)
+            {
+                Supervisor = Exec.Syscalls.Native is null ? null : new Exec.ExecSupervisor(stack.Engine, stack.Membership, o.MountPoint, log),
+            };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
         {

@@ -12,6 +12,7 @@ public static class Program
           cgfs unmount MOUNTPOINT
           cgfs ctl (--control SOCKET | --mount MOUNTPOINT) COMMAND
           cgfs hold (--control SOCKET | --mount MOUNTPOINT) [--rdma DEV:hca_handle=N,...] [--misc NAME=N] -- CMD
+          cgfs exec (--control SOCKET | --mount MOUNTPOINT) [--at DIR] [--] CMD [ARG...]
           cgfs poll FILE [--timeout MS]
           cgfs COMMAND --help
 
@@ -20,6 +21,7 @@ public static class Program
           unmount   unmount a cgfs (same as fusermount3 -u)
           ctl       hot-plug RDMA devices, set misc capacities, show status (control socket)
           hold      charge resources as this process and run CMD while holding them
+          exec      run CMD with cgfs as THE cgroup v2 filesystem at /sys/fs/cgroup
           poll      wait until a notifying file (cgroup.events, *.events) changes
         """;
 
@@ -39,6 +41,7 @@ public static class Program
                 "poll" => PollCommand.Run(args[1..]),
                 "ctl" => CtlCommand.Run(args[1..]),
                 "hold" => HoldCommand.Run(args[1..]),
+                "exec" => ExecCommand.Run(args[1..]),
                 _ => Fail($"unknown command '{args[0]}'\n\n{Usage}"),
             };
         }

@@ -39,6 +39,28 @@ public sealed class ControlClient : IDisposable
         throw new IOException("the control socket closed during a request");
     }
 
+    /// <summary>Sends <paramref name="line"/>, waits for the server's "send" line, passes <paramref name="fd"/>
+    /// (SCM_RIGHTS) and returns the final status. <paramref name="prepare"/> runs between the two, on
+    /// this thread (`cgfs exec` installs its seccomp filter there and returns the listener to pass).</summary>
+    public (Errno Error, string Value) HandOver(string line, Func<int> prepare)
+    {
+        _writer.WriteLine(line);
+        var first = _reader.ReadLine() ?? throw new IOException("the control socket closed during a request");
+        var (final, error, text) = ControlGrammar.Reply(first);
+        if (final)
+            return (error == Errno.Ok ? Errno.EPROTO : error, text);
+        int fd = prepare();
+        if (fd < 0)
+            return ((Errno)(-fd), "cannot create the descriptor to hand over");
+        bool sent = Interop.Sys.SendFd((int)_socket.Handle, fd);
+        Interop.Sys.Close(fd);
+        if (!sent)
+            return (Errno.EIO, "cannot pass the descriptor");
+        var last = _reader.ReadLine() ?? throw new IOException("the control socket closed during a request");
+        var (_, e, t) = ControlGrammar.Reply(last);
+        return (e, t);
+    }
+
     public void Dispose()
     {
         _writer.Dispose();

@@ -52,6 +52,9 @@ public sealed class ControlServer : IDisposable
 
     public string Path { get; }
 
+    /// <summary>Where `cgfs exec` listeners go (null: this mount refuses `supervise`).</summary>
+    public Exec.ExecSupervisor? Supervisor { get; init; }
+
     /// <summary>Connections open now (for `memory` and tests).</summary>
     public int Connections => Volatile.Read(ref _connections);
 
@@ -140,9 +143,17 @@ public sealed class ControlServer : IDisposable
             int start = 0;
             for (int nl; (nl = Array.IndexOf(buffer, (byte)'\n', start, filled - start)) >= 0; start = nl + 1)
             {
-                var reply = new StringBuilder();
-                _requests.Execute(Encoding.Latin1.GetString(buffer, start, nl - start), peer.Uid, context, reply);
-                if (!await Send(socket, reply.ToString()))
+                var line = Encoding.Latin1.GetString(buffer, start, nl - start);
+                string reply;
+                if (ControlGrammar.Line(line) is { Ok: true, Value: Supervise } && nl + 1 == filled)
+                    reply = await TakeListener(socket, peer);
+                else
+                {
+                    var o = new StringBuilder();
+                    _requests.Execute(line, peer.Uid, context, o);
+                    reply = o.ToString();
+                }
+                if (!await Send(socket, reply))
                     return;
             }
             Buffer.BlockCopy(buffer, start, buffer, 0, filled - start);
@@ -153,6 +164,29 @@ public sealed class ControlServer : IDisposable
                 return;
             }
         }
+    }
+
+    /// <summary>`supervise` (from `cgfs exec`, root or the owner): "send", then the seccomp listener
+    /// arrives with SCM_RIGHTS (read raw: .NET's receive would drop it), then "ok" once supervised.</summary>
+    private async Task<string> TakeListener(Socket socket, Interop.Sys.UCred peer)
+    {
+        if (!_requests.IsAdmin(peer.Uid))
+            return $"error {Errno.EPERM} only root or the mount's owner may run cgfs exec on this mount\n";
+        if (Supervisor is null || Host.ProcFs.Process(peer.Pid) is not { } root)
+            return $"error {Errno.ENOSYS} this mount does not supervise cgfs exec\n";
+        if (!await Send(socket, "send\n"))
+            return "";
+        int fd = await Task.Run(() => ReceiveFd((int)socket.Handle, 10_000));
+        if (fd < 0)
+            return $"error {Errno.EINVAL} no descriptor came\n";
+        Supervisor.Add(fd, root);
+        return "ok\n";
+    }
+
+    private static unsafe int ReceiveFd(int socket, int timeoutMs)
+    {
+        var pfd = new Interop.Sys.PollFd { Fd = socket, Events = Interop.Sys.POLLIN };
+        return Interop.Sys.Poll(&pfd, 1, timeoutMs) == 1 ? Interop.Sys.ReceiveFd(socket) : -1;
     }
 
     /// <summary>Sends a reply; false if the peer is gone or did not take it within <see cref="SendTimeout"/>.</summary>

@@ -73,7 +73,7 @@ public static unsafe class Mounter
         psi.Environment["_FUSE_COMMFD"] = theirs.ToString();
         using var helper = Process.Start(psi) ?? throw new IOException("cannot start fusermount3");
         Interop.Sys.Close(theirs);
-        int fd = ReceiveFd(ours);
+        int fd = Interop.Sys.ReceiveFd(ours);
         if (fd < 0)
         {
             helper.WaitForExit(5000);
@@ -84,24 +84,6 @@ public static unsafe class Mounter
         return new Mounted(fd, mountPoint, ours);
     }
 
-    private static int ReceiveFd(int socket)
-    {
-        byte data = 0;
-        var iov = new Interop.Sys.IoVec { Base = &data, Len = 1 };
-        byte* control = stackalloc byte[64];
-        var msg = new Interop.Sys.MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = 64 };
-        nint n;
-        do
-            n = Interop.Sys.RecvMsg(socket, &msg, 0);
-        while (n < 0 && Marshal.GetLastPInvokeError() == 4);
-        if (n <= 0 || msg.ControlLen < 20)
-            return -1;
-        // struct cmsghdr { size_t len; int level; int type; } followed by the int fd.
-        int level = *(int*)(control + 8), type = *(int*)(control + 12);
-        if (level != Interop.Sys.SOL_SOCKET || type != Interop.Sys.SCM_RIGHTS)
-            return -1;
-        return *(int*)(control + 16);
-    }
 
     /// <summary>Lazily unmounts; the session's reader threads then see ENODEV and return.</summary>
     public static bool Unmount(string mountPoint)

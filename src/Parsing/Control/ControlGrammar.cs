@@ -45,6 +45,13 @@ public sealed record Memory : ControlCommand
     public override string Format() => "memory";
 }
 
+/// <summary>`cgfs exec` hands over its seccomp listener: the server answers "send", the client passes
+/// the descriptor (SCM_RIGHTS), the server answers ok once it supervises it.</summary>
+public sealed record Supervise : ControlCommand
+{
+    public override string Format() => "supervise";
+}
+
 public sealed record ChargeRdma(string Device, RdmaResource Resource, int Amount) : ControlCommand
 {
     public override string Format() => $"charge rdma {Device} {RdmaResources.Name(Resource)} {Amount}";
@@ -67,7 +74,7 @@ public sealed record Uncharge(long Id) : ControlCommand
 /// <code>
 /// device add NAME | device remove NAME | device list
 /// misc capacity NAME N [follow|nofollow] | misc remove NAME
-/// status | memory
+/// status | memory | supervise
 /// charge rdma DEVICE hca_handle|hca_object N | charge misc NAME N | uncharge ID
 /// </code>
 /// </summary>
@@ -117,7 +124,8 @@ public static class ControlGrammar
         Device.Or(Misc).Or(Charge)
             .Or(Word("uncharge").Then(_ => U64).Select(id => (ControlCommand)new Uncharge((long)id)))
             .Or(Parse.String("status").Return((ControlCommand)new Status()))
-            .Or(Parse.String("memory").Return((ControlCommand)new Memory()));
+            .Or(Parse.String("memory").Return((ControlCommand)new Memory()))
+            .Or(Parse.String("supervise").Return((ControlCommand)new Supervise()));
 
     /// <summary>One request line (without its newline); trailing spaces are tolerated.</summary>
     public static Parsed<ControlCommand> Line(string line)

@@ -1,0 +1,189 @@
+using System.Collections.Concurrent;
+using System.Text;
+using CgFs.Accounting;
+using CgFs.Host;
+using CgFs.Membership;
+
+namespace CgFs.Exec;
+
+/// <summary>
+/// Decides each trapped call of a covered process. It looks at the object a path or descriptor
+/// leads to (through /proc/TID, in the caller's mount namespace), never at the string alone, and
+/// checks that the notification is still pending (SECCOMP_IOCTL_NOTIF_ID_VALID) after reading the
+/// caller's memory and before acting, so a recycled thread id is never answered for.
+/// </summary>
+internal sealed unsafe class NotificationHandler(Syscalls sys, Hierarchy engine, IMembership membership, Lazy<ulong> cgfsDevice, Action<string> log)
+{
+    public const long Cgroup2SuperMagic = 0x63677270, FuseSuperMagic = 0x65735546;
+    private const int O_ACCMODE = 3;
+    private const ulong CloneIntoCgroup = 0x200000000UL;
+    private const int CloneArgsCgroupOffset = 80;
+
+    /// <summary>`cgfs exec` processes; their descendants are covered too.</summary>
+    private readonly ConcurrentDictionary<ProcessKey, bool> _roots = new();
+
+    public void Cover(ProcessKey root) => _roots[root] = true;
+
+    public Answer Handle(in Interop.Sys.SeccompNotif n, Func<ulong, bool> stillPending)
+    {
+        var t = new TargetProcess((int)n.Pid);
+        int nr = n.Nr;
+        ulong id = n.Id;
+        ulong a0 = n.Args[0], a1 = n.Args[1], a2 = n.Args[2];
+        bool Valid() => stillPending(id);
+        Answer answer = nr == sys.StatFs ? StatFs(t, t.ReadString(a0) is { } p ? t.Reach(p) : null, a1, Valid)
+            : nr == sys.FStatFs ? StatFs(t, t.ReachFd((int)a0), a1, Valid)
+            : nr == sys.Open ? Open(t, TargetProcess.AtFdCwd, a0, (int)a1)
+            : nr == sys.OpenAt ? Open(t, (int)a0, a1, (int)a2)
+            : nr == sys.OpenAt2 ? Open(t, (int)a0, a1, t.Read<ulong>(a2) is { } flags ? (int)flags : O_ACCMODE)
+            : nr == sys.Mount ? Mount(t, a2)
+            : nr == sys.Clone3 ? Clone3(t, a0)
+            : nr == sys.StatMount || nr == sys.ListMount ? Answer.Fail(Errno.ENOSYS)
+            : Answer.Continue;
+        return answer.Continues || stillPending(id) ? answer : DropFd(answer);
+    }
+
+    private static Answer DropFd(Answer a)
+    {
+        if (a.Fd is { } fd)
+            Interop.Sys.Close(fd);
+        return Answer.Continue; // moot: the call is gone
+    }
+
+    /// <summary>Whether the daemon's view of <paramref name="reach"/> is on the cgfs mount.</summary>
+    private bool OnCgfs(string reach, out Interop.Sys.KernelStatFs st)
+    {
+        fixed (Interop.Sys.KernelStatFs* p = &st)
+            if (Interop.Sys.StatFs(reach, p) != 0)
+                return false;
+        return st.Type == FuseSuperMagic && Interop.Sys.DeviceOf(reach) == cgfsDevice.Value;
+    }
+
+    /// <summary>statfs/fstatfs: the real reply, f_type CGROUP2_SUPER_MAGIC, for the cgfs mount.</summary>
+    private Answer StatFs(TargetProcess t, string? reach, ulong buf, Func<bool> valid)
+    {
+        if (reach is null || !OnCgfs(reach, out var st) || !valid())
+            return Answer.Continue;
+        st.Type = Cgroup2SuperMagic;
+        st.BSize = st.FrSize = 4096;
+        st.Blocks = st.BFree = st.BAvail = st.Files = st.FFree = 0;
+        st.NameLen = 255;
+        return t.Write(buf, st) ? Answer.Return(0) : Answer.Fail(Errno.EFAULT);
+    }
+
+    /// <summary>open/openat/openat2 of a mount table or cgroup file under /proc, read-only: a memfd
+    /// with what a cgroup2 system would show, installed as the call's result.</summary>
+    private Answer Open(TargetProcess t, int dirfd, ulong pathAddress, int flags)
+    {
+        if ((flags & O_ACCMODE) != 0)
+            return Answer.Continue;
+        var path = t.ReadString(pathAddress);
+        if (path is null || !MayBeProcFile(path))
+            return Answer.Continue;
+        int pid = ProcFs.Tgid(t.Tid) ?? t.Tid;
+        var absolute = t.Absolute(path, dirfd);
+        if (absolute is null || ProcViews.Parse(ProcViews.Resolve(absolute, pid, t.Tid), pid) is not { } target)
+            return Answer.Continue;
+        if (!SameProc(t))
+            return Answer.Continue;
+        var text = Content(target);
+        return text is null ? Answer.Continue : Inject(text, (flags & Interop.Sys.O_CLOEXEC) != 0);
+    }
+
+    /// <summary>The names worth resolving: the last component is one of the answered files.</summary>
+    private static bool MayBeProcFile(string path)
+    {
+        var name = path.TrimEnd('/');
+        name = name[(name.LastIndexOf('/') + 1)..];
+        return name is "mountinfo" or "mounts" or "cgroup";
+    }
+
+    /// <summary>The caller's /proc is the daemon's (same pid namespace): pids in its paths mean ours.</summary>
+    private static bool SameProc(TargetProcess t)
+    {
+        var ns = new FileInfo($"/proc/{t.Tid}/ns/pid").LinkTarget;
+        return ns is not null && ns == new FileInfo("/proc/self/ns/pid").LinkTarget;
+    }
+
+    private string? Content(ProcTarget target)
+    {
+        switch (target.File)
+        {
+            case ProcFile.MountInfo:
+            case ProcFile.Mounts:
+                var real = ReadProc($"/proc/{target.Pid}/{(target.Tid is { } tid ? $"task/{tid}/" : "")}{(target.File == ProcFile.MountInfo ? "mountinfo" : "mounts")}");
+                return real is null ? null : target.File == ProcFile.MountInfo ? ProcViews.MountInfo(real) : ProcViews.Mounts(real);
+            default:
+                return CgroupOf(target.Pid, target.Tid);
+        }
+    }
+
+    /// <summary>0::/PATH for a process cgfs covers or records; null (the kernel's file) for others.</summary>
+    private string? CgroupOf(int pid, int? tid)
+    {
+        if (ProcFs.Process(pid) is not { } key || !Covered(key) && !engine.Run(() => engine.IsMemberLocked(pid)))
+            return null;
+        membership.EnsureRecorded(pid);
+        var c = engine.Run(() => tid is { } t ? engine.CgroupOfThreadLocked(pid, t) : engine.CgroupOfLocked(pid));
+        return ProcViews.Cgroup(c.ToString());
+    }
+
+    /// <summary>A descendant-or-self of a `cgfs exec` process (by parent chain, start times checked).</summary>
+    private bool Covered(ProcessKey p)
+    {
+        var key = p;
+        for (int hops = 0; hops < 256; hops++)
+        {
+            if (_roots.ContainsKey(key))
+                return true;
+            if (ProcFs.ReadStat(key.Pid) is not { } stat || stat.PPid <= 1 || ProcFs.Process(stat.PPid) is not { } parent)
+                return false;
+            key = parent;
+        }
+        return false;
+    }
+
+    private static string? ReadProc(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private Answer Inject(string text, bool cloexec)
+    {
+        int fd = Interop.Sys.MemfdCreate("cgfs", Interop.Sys.MFD_CLOEXEC);
+        if (fd < 0)
+            return Answer.Continue;
+        var bytes = Encoding.Latin1.GetBytes(text);
+        fixed (byte* p = bytes)
+        {
+            if (Interop.Sys.Write(fd, p, bytes.Length) != bytes.Length || Interop.Sys.Lseek(fd, 0, 0) != 0)
+            {
+                log("exec: cannot fill a memfd");
+                Interop.Sys.Close(fd);
+                return Answer.Continue;
+            }
+        }
+        return Answer.WithFd(fd, cloexec);
+    }
+
+    /// <summary>mount(2) of a cgroup2 filesystem: EPERM, so runc bind-mounts the cgfs tree instead.</summary>
+    private static Answer Mount(TargetProcess t, ulong fstype) =>
+        t.ReadString(fstype) == "cgroup2" ? Answer.Fail(Errno.EPERM) : Answer.Continue;
+
+    /// <summary>clone3 with CLONE_INTO_CGROUP naming a cgfs directory: ENOSYS, so the caller falls back
+    /// to fork and cgroup.procs (glibc and Go do).</summary>
+    private Answer Clone3(TargetProcess t, ulong args)
+    {
+        if (t.Read<ulong>(args) is not { } flags || (flags & CloneIntoCgroup) == 0)
+            return Answer.Continue;
+        return t.Read<ulong>(args + CloneArgsCgroupOffset) is { } fd && OnCgfs(t.ReachFd((int)fd), out _)
+            ? Answer.Fail(Errno.ENOSYS) : Answer.Continue;
+    }
+}

@@ -1,0 +1,81 @@
+using System.Text.RegularExpressions;
+
+namespace CgFs.Exec;
+
+/// <summary>Which procfs file a covered process opens, if it is one `cgfs exec` answers.</summary>
+public enum ProcFile { MountInfo, Mounts, Cgroup }
+
+/// <summary>A procfs file of one process (or one of its threads) that `cgfs exec` answers.</summary>
+public readonly record struct ProcTarget(ProcFile File, int Pid, int? Tid);
+
+/// <summary>
+/// What covered processes read instead of the kernel's text: mount tables that show the cgfs
+/// mount as the cgroup2 it stands for, and /proc/PID/cgroup from cgfs's membership. Pure text, no I/O.
+/// </summary>
+public static partial class ProcViews
+{
+    /// <summary>cgfs's fs type in mount tables (Mounter.FsType with FUSE's "fuse." prefix).</summary>
+    public const string FuseType = "fuse." + Fuse.Mounter.FsType;
+
+    [GeneratedRegex(@"^/proc/(?:(?<pid>\d+)(?:/task/(?<tid>\d+))?/)?(?<file>mountinfo|mounts|cgroup)$")]
+    private static partial Regex ProcPath();
+
+    /// <summary>Recognises /proc/PID/{mountinfo,mounts,cgroup}, /proc/PID/task/TID/{…} and
+    /// /proc/mounts in an absolute path whose "self" and "thread-self" were already replaced.</summary>
+    public static ProcTarget? Parse(string absolute, int selfPid)
+    {
+        var m = ProcPath().Match(absolute);
+        if (!m.Success)
+            return null;
+        var file = m.Groups["file"].Value switch { "mountinfo" => ProcFile.MountInfo, "mounts" => ProcFile.Mounts, _ => ProcFile.Cgroup };
+        if (!m.Groups["pid"].Success)
+            return file == ProcFile.Mounts ? new ProcTarget(file, selfPid, null) : null; // /proc/mounts -> self/mounts
+        int? tid = m.Groups["tid"].Success ? int.Parse(m.Groups["tid"].Value) : null;
+        return int.TryParse(m.Groups["pid"].Value, out int pid) ? new ProcTarget(file, pid, tid) : null;
+    }
+
+    /// <summary>Replaces /proc/self and /proc/thread-self by what they mean for the calling thread.</summary>
+    public static string Resolve(string absolute, int pid, int tid)
+    {
+        if (absolute == "/proc/self" || absolute.StartsWith("/proc/self/", StringComparison.Ordinal))
+            return $"/proc/{pid}" + absolute["/proc/self".Length..];
+        if (absolute == "/proc/thread-self" || absolute.StartsWith("/proc/thread-self/", StringComparison.Ordinal))
+            return $"/proc/{pid}/task/{tid}" + absolute["/proc/thread-self".Length..];
+        return absolute;
+    }
+
+    /// <summary>/proc/PID/mountinfo with every cgfs mount shown as cgroup2: fs type and source
+    /// "cgroup2", super options "rw" (no nsdelegate, no memory_recursiveprot: cgfs has neither).</summary>
+    public static string MountInfo(string text) => Rewrite(text, line =>
+    {
+        int dash = line.IndexOf(" - ", StringComparison.Ordinal);
+        if (dash < 0)
+            return line;
+        var tail = line[(dash + 3)..].Split(' ');
+        return tail.Length >= 3 && tail[0] == FuseType ? line[..(dash + 3)] + "cgroup2 cgroup2 rw" : line;
+    });
+
+    /// <summary>/proc/PID/mounts with every cgfs mount shown as cgroup2 (its per-mount options kept,
+    /// FUSE's user_id/group_id/default_permissions/allow_other dropped).</summary>
+    public static string Mounts(string text) => Rewrite(text, line =>
+    {
+        var f = line.Split(' ');
+        if (f.Length < 6 || f[2] != FuseType)
+            return line;
+        var options = f[3].Split(',').Where(o => !o.StartsWith("user_id=") && !o.StartsWith("group_id=") &&
+            o is not ("default_permissions" or "allow_other") && !o.StartsWith("max_read=") && !o.StartsWith("blksize="));
+        return $"cgroup2 {f[1]} cgroup2 {string.Join(',', options)} {f[4]} {f[5]}";
+    });
+
+    /// <summary>/proc/PID/cgroup on a cgroup v2-only system: "0::/PATH".</summary>
+    public static string Cgroup(string path) => $"0::{path}\n";
+
+    private static string Rewrite(string text, Func<string, string> line)
+    {
+        var lines = text.Split('\n');
+        for (int i = 0; i < lines.Length; i++)
+            if (lines[i].Length > 0)
+                lines[i] = line(lines[i]);
+        return string.Join('\n', lines);
+    }
+}

@@ -32,11 +32,14 @@ run: build
 	@$(OUT)/cgfs mount $(MNT) -f
 
 ## test-deps: tools the shell-driven tests use beyond Debian's essential set:
-## setfattr/getfattr (attr), pgrep/pkill/ps (procps)
+## setfattr/getfattr (attr), pgrep/pkill/ps (procps), gcc (C probes), and the unmodified programs
+## `cgfs exec` is tested with: runc, libcgroup's tools, systemd-cgls, busybox (a container's rootfs),
+## Go with runc's and containerd's cgroup libraries (built in GOPATH mode, no module proxy)
+TEST_PACKAGES := attr procps gcc libc6-dev runc cgroup-tools systemd busybox-static golang-go \
+                 golang-github-opencontainers-runc-dev golang-github-containerd-cgroups-dev
 test-deps:
 	@missing=""; \
-	command -v setfattr >/dev/null 2>&1 || missing="$$missing attr"; \
-	command -v pgrep >/dev/null 2>&1 || missing="$$missing procps"; \
+	for p in $(TEST_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \

@@ -37,6 +37,8 @@ internal sealed unsafe class NotificationHandler(Syscalls sys, Hierarchy engine,
             : nr == sys.OpenAt ? Open(t, (int)a0, a1, (int)a2)
             : nr == sys.OpenAt2 ? Open(t, (int)a0, a1, t.Read<ulong>(a2) is { } flags ? (int)flags : O_ACCMODE)
             : nr == sys.Mount ? Mount(t, a2)
+            : nr == sys.Bpf ? Bpf(t, (int)a0, a1, Valid)
+            : nr == sys.CloneNr ? CloneParent(t, a0)
             : nr == sys.Clone3 ? Clone3(t, a0)
             : nr == sys.StatMount || nr == sys.ListMount ? Answer.Fail(Errno.ENOSYS)
             : Answer.Continue;
@@ -171,6 +173,30 @@ internal sealed unsafe class NotificationHandler(Syscalls sys, Hierarchy engine,
             }
         }
         return Answer.WithFd(fd, cloexec);
+    }
+
+    private readonly BpfEmulation _bpf = new(sys, engine);
+
+    /// <summary>Program attach, detach and query on a cgfs directory: emulated (<see cref="BpfEmulation"/>).</summary>
+    private Answer Bpf(TargetProcess t, int cmd, ulong attr, Func<bool> valid)
+    {
+        if (!BpfEmulation.Handles(cmd) || BpfEmulation.TargetFd(t, attr) is var fd && fd < 0)
+            return Answer.Continue;
+        var reach = t.ReachFd(fd);
+        if (!OnCgfs(reach, out _) || Interop.Sys.IdentityOf(reach) is not { } id)
+            return Answer.Continue;
+        return _bpf.Handle(t, cmd, attr, id.Ino, valid);
+    }
+
+    /// <summary>clone(CLONE_PARENT): the child's fork event will name the caller's parent, but the
+    /// child is born in the caller's cgroup; membership is told who creates it (runc's nsexec does this).</summary>
+    private Answer CloneParent(TargetProcess t, ulong flags)
+    {
+        const ulong CloneThread = 0x00010000;
+        if ((flags & SeccompFilter.CloneParent) != 0 && (flags & CloneThread) == 0 &&
+            ProcFs.Tgid(t.Tid) is { } pid && ProcFs.ReadStat(pid) is { } stat)
+            membership.Cloning(pid, t.Tid, stat.PPid);
+        return Answer.Continue;
     }
 
     /// <summary>mount(2) of a cgroup2 filesystem: EPERM, so runc bind-mounts the cgfs tree instead.</summary>

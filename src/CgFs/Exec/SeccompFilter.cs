@@ -12,6 +12,11 @@ internal static unsafe class SeccompFilter
     private const ushort LdAbsW = 0x20, JeqK = 0x15, RetK = 0x06;
     private const uint ArchOffset = 4, NrOffset = 0;
 
+    private const ushort JsetK = 0x45;
+    private const uint ArgsOffset = 16;
+    /// <summary>CLONE_PARENT, in the low word of clone's flags (args[0]).</summary>
+    public const uint CloneParent = 0x00008000;
+
     public static Interop.Sys.SockFilter[] Program(Syscalls s)
     {
         var trapped = s.Trapped;
@@ -21,11 +26,17 @@ internal static unsafe class SeccompFilter
             new() { Code = JeqK, Jt = 1, Jf = 0, K = s.AuditArch },
             new() { Code = RetK, K = Interop.Sys.SECCOMP_RET_ALLOW },
             new() { Code = LdAbsW, K = NrOffset },
+            // clone: to the flag check after the two returns below
+            new() { Code = JeqK, Jt = (byte)(trapped.Length + 2), Jf = 0, K = (uint)s.CloneNr },
         };
         for (int i = 0; i < trapped.Length; i++)
             p.Add(new() { Code = JeqK, Jt = (byte)(trapped.Length - i), Jf = 0, K = (uint)trapped[i] });
         p.Add(new() { Code = RetK, K = Interop.Sys.SECCOMP_RET_ALLOW });
         p.Add(new() { Code = RetK, K = Interop.Sys.SECCOMP_RET_USER_NOTIF });
+        p.Add(new() { Code = LdAbsW, K = ArgsOffset });
+        p.Add(new() { Code = JsetK, Jt = 0, Jf = 1, K = CloneParent });
+        p.Add(new() { Code = RetK, K = Interop.Sys.SECCOMP_RET_USER_NOTIF });
+        p.Add(new() { Code = RetK, K = Interop.Sys.SECCOMP_RET_ALLOW });
         return p.ToArray();
     }
 

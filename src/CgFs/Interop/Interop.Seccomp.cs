@@ -169,10 +169,25 @@ internal static unsafe partial class Interop
 
         /// <summary>st_dev of what <paramref name="path"/> names (it is the first field of struct stat on
         /// x86-64 and arm64), or null.</summary>
-        internal static ulong? DeviceOf(string path)
+        internal static ulong? DeviceOf(string path) => IdentityOf(path)?.Dev;
+
+        /// <summary>st_dev and st_ino (the first two 64-bit fields of struct stat on x86-64 and arm64).</summary>
+        internal static (ulong Dev, ulong Ino)? IdentityOf(string path)
         {
             byte* buf = stackalloc byte[256];
-            return StatRaw(path, buf) == 0 ? *(ulong*)buf : null;
+            return StatRaw(path, buf) == 0 ? (*(ulong*)buf, *(ulong*)(buf + 8)) : null;
+        }
+
+        /// <summary>A duplicate of descriptor <paramref name="fd"/> of process <paramref name="pid"/>
+        /// (pidfd_open + pidfd_getfd), or -1.</summary>
+        internal static int StealFd(long pidfdOpen, long pidfdGetfd, int pid, int fd)
+        {
+            long pidfd = Syscall3(pidfdOpen, pid, 0, 0);
+            if (pidfd < 0)
+                return -1;
+            long dup = Syscall3(pidfdGetfd, pidfd, fd, 0);
+            Close((int)pidfd);
+            return (int)dup;
         }
     }
 }

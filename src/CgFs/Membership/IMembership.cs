@@ -39,6 +39,11 @@ public interface IMembership
 
     void ThreadCreated(int pid, int creatorTid, int tid);
 
+    /// <summary>Thread <paramref name="creatorTid"/> of <paramref name="creatorPid"/> is about to clone with
+    /// CLONE_PARENT: the next child whose fork event names <paramref name="realParentPid"/> as parent is
+    /// born where the creator is (kernel: cgroup_post_fork uses the caller's css_set, not the parent's).</summary>
+    void Cloning(int creatorPid, int creatorTid, int realParentPid);
+
     /// <summary>An exit event of the process holding <paramref name="pid"/>.</summary>
     void Exited(int pid);
 

@@ -172,7 +172,40 @@ public sealed class RecordedMembership(Hierarchy engine, IChangeLog changes, Act
         if (ProcFs.ReadStat(childPid) is not { } stat)
             return; // already gone: nothing to record
         var child = new ProcessKey(childPid, stat.StartTime);
+        if (TakeCreator(parentPid) is { } creator)
+            (parentPid, parentTid) = creator;
         engine.Run(() => { engine.ForkLocked(parentPid, parentTid, child); return 0; });
+    }
+
+    /// <summary>Announced CLONE_PARENT clones, per real parent, oldest first; each stands for one fork
+    /// event and is dropped after a few seconds if none came (the clone failed).</summary>
+    private readonly Dictionary<int, Queue<(int Pid, int Tid, long At)>> _cloning = new();
+
+    public void Cloning(int creatorPid, int creatorTid, int realParentPid)
+    {
+        lock (_cloning)
+        {
+            if (!_cloning.TryGetValue(realParentPid, out var q))
+                _cloning[realParentPid] = q = new Queue<(int, int, long)>();
+            q.Enqueue((creatorPid, creatorTid, Environment.TickCount64));
+        }
+    }
+
+    private (int Pid, int Tid)? TakeCreator(int realParentPid)
+    {
+        lock (_cloning)
+        {
+            if (!_cloning.TryGetValue(realParentPid, out var q))
+                return null;
+            while (q.TryDequeue(out var c))
+            {
+                if (q.Count == 0)
+                    _cloning.Remove(realParentPid);
+                if (Environment.TickCount64 - c.At < 5_000)
+                    return (c.Pid, c.Tid);
+            }
+            return null;
+        }
     }
 
     public void ThreadCreated(int pid, int creatorTid, int tid) =>

@@ -34,7 +34,11 @@ public sealed unsafe class ExecSupervisor : IDisposable
     public void Add(int listener, ProcessKey root)
     {
         _handler.Cover(root);
-        var thread = new Thread(() => Serve(listener)) { IsBackground = true, Name = $"exec-{root.Pid}" };
+        var thread = new Thread(() =>
+        {
+            Serve(listener);
+            _handler.Uncover(root);
+        }) { IsBackground = true, Name = $"exec-{root.Pid}" };
         _listeners[listener] = thread;
         thread.Start();
     }

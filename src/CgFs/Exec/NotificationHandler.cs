@@ -24,6 +24,9 @@ internal sealed unsafe class NotificationHandler(Syscalls sys, Hierarchy engine,
 
     public void Cover(ProcessKey root) => _roots[root] = true;
 
+    /// <summary>Its tree is gone (the listener hung up).</summary>
+    public void Uncover(ProcessKey root) => _roots.TryRemove(root, out _);
+
     public Answer Handle(in Interop.Sys.SeccompNotif n, Func<ulong, bool> stillPending)
     {
         var t = new TargetProcess((int)n.Pid);

@@ -185,9 +185,12 @@ public sealed class RecordedMembership(Hierarchy engine, IChangeLog changes, Act
     {
         lock (_cloning)
         {
+            long now = Environment.TickCount64;
+            foreach (var (parent, stale) in _cloning.Where(kv => kv.Value.All(c => now - c.At >= 5_000)).ToArray())
+                _cloning.Remove(parent); // clones that failed: no fork event will come
             if (!_cloning.TryGetValue(realParentPid, out var q))
                 _cloning[realParentPid] = q = new Queue<(int, int, long)>();
-            q.Enqueue((creatorPid, creatorTid, Environment.TickCount64));
+            q.Enqueue((creatorPid, creatorTid, now));
         }
     }
 

@@ -58,6 +58,8 @@ public sealed class ExecTests
             Assert.That(b["cgroup"], Is.EqualTo("0::/"), "cgfs's root: the process was never moved");
             Assert.That(b["mount-cgroup2"], Is.EqualTo("EPERM"), "runc then bind-mounts the tree");
             Assert.That(b["clone3-into-cgroup"], Is.EqualTo("ENOSYS"), "callers fall back to fork + cgroup.procs");
+            Assert.That(a["own-listener"], Is.EqualTo("ok"));
+            Assert.That(b["own-listener"], Is.EqualTo("EBUSY"), "decided: one listener per filter chain, the kernel's rule");
         });
     }
 
@@ -112,5 +114,15 @@ public sealed class ExecTests
         Assert.That(holder.WaitForExit(20_000), Is.True);
         var output = holder.StandardOutput.ReadToEnd() + holder.StandardError.ReadToEnd();
         Assert.That(output, Does.Contain("cannot open shared object file: Error 38").And.Contain("status=127"), output); // 38: ENOSYS
+    }
+
+    /// <summary>Decided: `cgfs exec` needs CAP_SYS_ADMIN (a mount namespace and a bind mount); an
+    /// unprivileged caller is told so and nothing runs.</summary>
+    [Test]
+    public void AnUnprivilegedCallerIsRefusedClearly()
+    {
+        var r = Shell.Run($"setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp {Exec("true")}");
+        Assert.That(r.Code, Is.EqualTo(2), r.ToString()); // cgfs's own failures exit 2
+        Assert.That(r.Err, Does.Contain("unshare(CLONE_NEWNS): EPERM"));
     }
 }

@@ -3,7 +3,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -74,5 +76,11 @@ int main(int argc, char **argv)
     if (pid > 0)
         waitpid((pid_t)pid, NULL, 0);
     printf("clone3-into-cgroup %s\n", pid >= 0 ? "ok" : strerrorname_np(errno));
+
+    /* A program that wants its own listener (a nested supervisor): the kernel allows one per filter chain. */
+    struct sock_filter allow[] = { BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };
+    struct sock_fprog prog = { .len = 1, .filter = allow };
+    long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    printf("own-listener %s\n", listener >= 0 ? "ok" : strerrorname_np(errno));
     return 0;
 }

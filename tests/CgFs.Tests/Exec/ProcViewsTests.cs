@@ -1,0 +1,52 @@
+using CgFs.Exec;
+
+namespace CgFs.Tests.Exec;
+
+/// <summary>What covered processes read instead of the kernel's text, on fixture text.</summary>
+public sealed class ProcViewsTests
+{
+    private const string MountInfo =
+        "22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw\n" +
+        "48 47 0:39 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - fuse.cgfs cgfs rw,user_id=0,group_id=0,default_permissions,allow_other\n";
+
+    [Test]
+    public void TheCgfsMountIsShownAsCgroup2()
+    {
+        Assert.That(ProcViews.MountInfo(MountInfo), Is.EqualTo(
+            "22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw\n" +
+            "48 47 0:39 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw\n"));
+        Assert.That(ProcViews.Mounts("cgfs /sys/fs/cgroup fuse.cgfs rw,nosuid,nodev,noexec,relatime,user_id=0,group_id=0,default_permissions,allow_other 0 0\nproc /proc proc rw 0 0\n"),
+            Is.EqualTo("cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime 0 0\nproc /proc proc rw 0 0\n"));
+        Assert.That(ProcViews.Cgroup("/"), Is.EqualTo("0::/\n"));
+    }
+
+    [TestCase("/proc/42/mountinfo", ProcFile.MountInfo, 42, null)]
+    [TestCase("/proc/42/task/43/cgroup", ProcFile.Cgroup, 42, 43)]
+    [TestCase("/proc/mounts", ProcFile.Mounts, 7, null)]
+    [TestCase("/proc/42/mounts", ProcFile.Mounts, 42, null)]
+    public void ProcFilesAreRecognised(string path, ProcFile file, int pid, int? tid) =>
+        Assert.That(ProcViews.Parse(path, selfPid: 7), Is.EqualTo(new ProcTarget(file, pid, tid)));
+
+    [TestCase("/proc/cgroup")]
+    [TestCase("/proc/42/fd/3")]
+    [TestCase("/sys/fs/cgroup/cgroup.procs")]
+    [TestCase("/proc/42/mountinfo/x")]
+    public void OthersAreNot(string path) => Assert.That(ProcViews.Parse(path, 7), Is.Null);
+
+    [Test]
+    public void SelfAndThreadSelfMeanTheCaller()
+    {
+        Assert.That(ProcViews.Resolve("/proc/self/mountinfo", 42, 43), Is.EqualTo("/proc/42/mountinfo"));
+        Assert.That(ProcViews.Resolve("/proc/thread-self/cgroup", 42, 43), Is.EqualTo("/proc/42/task/43/cgroup"));
+        Assert.That(ProcViews.Resolve("/proc/selfish", 42, 43), Is.EqualTo("/proc/selfish"));
+    }
+
+    [Test]
+    public void TheFilterTrapsExactlyTheListedCallsOfItsArchitecture()
+    {
+        var p = SeccompFilter.Program(Syscalls.X64);
+        Assert.That(p[1].K, Is.EqualTo(Syscalls.X64.AuditArch));
+        Assert.That(p.Count(i => i.Code == 0x15), Is.EqualTo(Syscalls.X64.Trapped.Length + 2), "arch, clone and one test per trapped call");
+        Assert.That(p.Last().K, Is.EqualTo(Interop.Sys.SECCOMP_RET_ALLOW));
+    }
+}

@@ -3,7 +3,8 @@
 #  1. file operations (bench/fsbench.c), interleaved between the two targets: p50/p99 and ratios
 #  2. time from `cgfs mount` exec to a ready mount
 #  3. resident memory of the daemon at 100k cgroups (bytes per cgroup) and latency flatness
-#  4. engine and grammar micro-benchmarks (BenchmarkDotNet; ratios against a baseline)
+#  4. cgfs exec: trapped and untrapped system calls, process start-up, plain vs covered
+#  5. engine and grammar micro-benchmarks (BenchmarkDotNet; ratios against a baseline)
 # BENCH_SCALE (default 1) scales the file-operation counts; BENCH_CGROUPS (default 100000).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,5 +65,17 @@ fi
 fusermount3 -u "$mnt"; sleep 0.5
 
 echo
-echo "== 4. engine and grammar micro-benchmarks (Ratio: against the baseline method, same run)"
+echo "== 4. cgfs exec: per untrapped and trapped system call, and process start-up, plain and covered"
+gcc -O2 -o "$work/execbench" "$top/bench/execbench.c"
+"$top/out/cgfs" mount "$mnt" --control "$work/control.sock"
+"$work/execbench" "$mnt" > "$work/plain.txt"
+"$top/out/cgfs" exec --control "$work/control.sock" -- "$work/execbench" /sys/fs/cgroup > "$work/covered.txt"
+paste "$work/plain.txt" "$work/covered.txt" | awk '
+  BEGIN { printf "%-10s %12s %12s %8s\n", "measure", "plain", "cgfs exec", "ratio" }
+  { printf "%-10s %9s %-2s %9s %-2s %7.2fx\n", $1, $2, $3, $5, $6, $5 / $2 }'
+echo "(plain statfs is of the FUSE mount itself; covered statfs is answered CGROUP2_SUPER_MAGIC by the daemon)"
+fusermount3 -u "$mnt"; sleep 0.5
+
+echo
+echo "== 5. engine and grammar micro-benchmarks (Ratio: against the baseline method, same run)"
 dotnet run -c Release --project "$top/bench/CgFs.Benchmarks" -- --filter '*' 2>&1 | grep -E '^\|' || true

@@ -46,6 +46,11 @@ public sealed unsafe class ExecSupervisor : IDisposable
     /// <summary>Answers notifications until every process of the tree is gone (the listener hangs up).</summary>
     private void Serve(int listener)
     {
+        // A trapped call is a round trip between two threads: waking each on the other's CPU costs
+        // more than the work (the kernel's synchronous wake-up; older kernels refuse it, harmlessly).
+        // The flags are the ioctl's argument itself, not a pointer to them.
+        if (Interop.Sys.Ioctl(listener, Interop.Sys.SECCOMP_IOCTL_NOTIF_SET_FLAGS, (void*)Interop.Sys.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) != 0)
+            _log($"exec: synchronous wake-up unavailable: {Errnos.Describe((Errno)Marshal.GetLastPInvokeError())}");
         try
         {
             var pfd = new Interop.Sys.PollFd { Fd = listener, Events = Interop.Sys.POLLIN };

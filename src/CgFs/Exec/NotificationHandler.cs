@@ -14,7 +14,7 @@ namespace CgFs.Exec;
 /// </summary>
 internal sealed unsafe class NotificationHandler(Syscalls sys, Hierarchy engine, IMembership membership, Lazy<ulong> cgfsDevice, Action<string> log)
 {
-    public const long Cgroup2SuperMagic = 0x63677270, FuseSuperMagic = 0x65735546;
+    public const long Cgroup2SuperMagic = 0x63677270;
     private const int O_ACCMODE = 3;
     private const ulong CloneIntoCgroup = 0x200000000UL;
     private const int CloneArgsCgroupOffset = 80;
@@ -55,24 +55,31 @@ internal sealed unsafe class NotificationHandler(Syscalls sys, Hierarchy engine,
         return Answer.Continue; // moot: the call is gone
     }
 
-    /// <summary>Whether the daemon's view of <paramref name="reach"/> is on the cgfs mount.</summary>
-    private bool OnCgfs(string reach, out Interop.Sys.KernelStatFs st)
-    {
-        fixed (Interop.Sys.KernelStatFs* p = &st)
-            if (Interop.Sys.StatFs(reach, p) != 0)
-                return false;
-        return st.Type == FuseSuperMagic && Interop.Sys.DeviceOf(reach) == cgfsDevice.Value;
-    }
+    /// <summary>Whether the daemon's view of <paramref name="reach"/> is on the cgfs mount: its device is
+    /// the mount's (one stat; the kernel caches cgfs's attributes, so usually no FUSE round trip).</summary>
+    private bool OnCgfs(string reach) => cgfsDevice.Value != 0 && Interop.Sys.DeviceOf(reach) == cgfsDevice.Value;
+
+    /// <summary>The statfs reply for the mount, read for real once (f_flags, f_fsid) and kept.</summary>
+    private Interop.Sys.KernelStatFs? _statfs;
 
     /// <summary>statfs/fstatfs: the real reply, f_type CGROUP2_SUPER_MAGIC, for the cgfs mount.</summary>
     private Answer StatFs(TargetProcess t, string? reach, ulong buf, Func<bool> valid)
     {
-        if (reach is null || !OnCgfs(reach, out var st) || !valid())
+        if (reach is null || !OnCgfs(reach))
             return Answer.Continue;
-        st.Type = Cgroup2SuperMagic;
-        st.BSize = st.FrSize = 4096;
-        st.Blocks = st.BFree = st.BAvail = st.Files = st.FFree = 0;
-        st.NameLen = 255;
+        if (_statfs is not { } st)
+        {
+            Interop.Sys.KernelStatFs real;
+            if (Interop.Sys.StatFs(reach, &real) != 0)
+                return Answer.Continue;
+            real.Type = Cgroup2SuperMagic;
+            real.BSize = real.FrSize = 4096;
+            real.Blocks = real.BFree = real.BAvail = real.Files = real.FFree = 0;
+            real.NameLen = 255;
+            _statfs = st = real;
+        }
+        if (!valid())
+            return Answer.Continue;
         return t.Write(buf, st) ? Answer.Return(0) : Answer.Fail(Errno.EFAULT);
     }
 
@@ -186,7 +193,7 @@ internal sealed unsafe class NotificationHandler(Syscalls sys, Hierarchy engine,
         if (!BpfEmulation.Handles(cmd) || BpfEmulation.TargetFd(t, attr) is var fd && fd < 0)
             return Answer.Continue;
         var reach = t.ReachFd(fd);
-        if (!OnCgfs(reach, out _) || Interop.Sys.IdentityOf(reach) is not { } id)
+        if (!OnCgfs(reach) || Interop.Sys.IdentityOf(reach) is not { } id)
             return Answer.Continue;
         return _bpf.Handle(t, cmd, attr, id.Ino, valid);
     }
@@ -212,7 +219,7 @@ internal sealed unsafe class NotificationHandler(Syscalls sys, Hierarchy engine,
     {
         if (t.Read<ulong>(args) is not { } flags || (flags & CloneIntoCgroup) == 0)
             return Answer.Continue;
-        return t.Read<ulong>(args + CloneArgsCgroupOffset) is { } fd && OnCgfs(t.ReachFd((int)fd), out _)
+        return t.Read<ulong>(args + CloneArgsCgroupOffset) is { } fd && OnCgfs(t.ReachFd((int)fd))
             ? Answer.Fail(Errno.ENOSYS) : Answer.Continue;
     }
 }

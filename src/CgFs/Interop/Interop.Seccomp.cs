@@ -51,7 +51,10 @@ internal static unsafe partial class Interop
         // _IOWR('!', 0, struct seccomp_notif), _IOWR('!', 1, struct seccomp_notif_resp),
         // _IOW('!', 2, __u64), _IOW('!', 3, struct seccomp_notif_addfd)
         internal const ulong SECCOMP_IOCTL_NOTIF_RECV = 0xC0502100, SECCOMP_IOCTL_NOTIF_SEND = 0xC0182101,
-            SECCOMP_IOCTL_NOTIF_ID_VALID = 0x40082102, SECCOMP_IOCTL_NOTIF_ADDFD = 0x40182103;
+            SECCOMP_IOCTL_NOTIF_ID_VALID = 0x40082102, SECCOMP_IOCTL_NOTIF_ADDFD = 0x40182103,
+            SECCOMP_IOCTL_NOTIF_SET_FLAGS = 0x40082104; // _IOW('!', 4, __u64), Linux 6.6
+        /// <summary>Wake the supervisor and, on reply, the caller on the current CPU (Linux 6.6).</summary>
+        internal const ulong SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1;
 
         [StructLayout(LayoutKind.Sequential)]
         internal struct SockFilter

@@ -50,6 +50,7 @@ test-deps:
 test: build test-deps
 	$(DOTNET) test tests/CgFs.Tests/CgFs.Tests.csproj -c $(CONFIGURATION) --nologo \
 	  --results-directory TestResults --logger "trx;LogFileName=cgfs.trx" --logger "console;verbosity=normal"
+	$(DOTNET) build bench/CgFs.Benchmarks -c $(CONFIGURATION) --nologo -v quiet
 	$(DOTNET) test tests/CgFs.Tests/CgFs.Tests.csproj -c Debug --nologo -v q \
 	  --filter "FullyQualifiedName!~.Integration."
 

@@ -78,4 +78,5 @@ fusermount3 -u "$mnt"; sleep 0.5
 
 echo
 echo "== 5. engine and grammar micro-benchmarks (Ratio: against the baseline method, same run)"
-dotnet run -c Release --project "$top/bench/CgFs.Benchmarks" -- --filter '*' 2>&1 | grep -E '^\|' || true
+dotnet build -c Release "$top/bench/CgFs.Benchmarks" --nologo -v quiet   # a build error stops the bench
+dotnet run -c Release --no-build --project "$top/bench/CgFs.Benchmarks" -- --filter '*' 2>&1 | grep -E '^\|' || true

@@ -14,6 +14,7 @@ namespace CgFs.Benchmarks;
 public class RdmaChargeBenchmarks
 {
     private Hierarchy _h = null!;
+    private RdmaController _rdma = null!;
     private RdmaDevice _device = null!;
     private RdmaState _d1 = null!, _d8 = null!, _d32 = null!;
 
@@ -23,19 +24,20 @@ public class RdmaChargeBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _h = new Hierarchy();
+        _rdma = new RdmaController();
+        _h = new Hierarchy([_rdma, new MiscController()]);
         lock (_h.Sync)
         {
             for (int i = 0; i < Devices; i++)
-                _device = _h.Rdma.RegisterLocked($"mlx5_{i}");
+                _device = _rdma.RegisterLocked($"mlx5_{i}");
             var c = _h.Root;
-            _h.WriteSubtreeControlLocked(c, Controllers.Rdma, Controllers.None);
+            _h.WriteSubtreeControlLocked(c, _rdma.Mask, ControllerMask.None);
             for (int level = 1; level <= 32; level++)
             {
                 _h.MkdirLocked(c, $"l{level}", out var child);
                 c = child!;
-                _h.WriteSubtreeControlLocked(c, Controllers.Rdma, Controllers.None);
-                var state = (RdmaState)_h.StateLocked(c, Controllers.Rdma)!;
+                _h.WriteSubtreeControlLocked(c, _rdma.Mask, ControllerMask.None);
+                var state = (RdmaState)_h.StateLocked(c, _rdma)!;
                 if (level == 1) _d1 = state;
                 if (level == 8) _d8 = state;
                 if (level == 32) _d32 = state;
@@ -47,8 +49,8 @@ public class RdmaChargeBenchmarks
     {
         lock (_h.Sync)
         {
-            _h.Rdma.TryChargeLocked(s, _device, RdmaResource.HcaObject, 1, out var charge);
-            _h.Rdma.UnchargeLocked(charge!);
+            _rdma.TryChargeLocked(s, _device, RdmaResource.HcaObject, 1, out var charge);
+            charge!.UnchargeLocked();
         }
     }
 
@@ -68,6 +70,8 @@ public class RdmaChargeBenchmarks
 [MemoryDiagnoser]
 public class GrammarBenchmarks
 {
+    private static readonly Controller[] Registered = new Hierarchy([new RdmaController(), new MiscController()]).Controllers.ToArray();
+
     private static readonly RdmaRow[] Rows = Enumerable.Range(0, 4).Select(i =>
         new RdmaRow($"mlx5_{i}", [int.MaxValue, 10], [1, 2], [3, 4], [0, 0], [0, 0], [0, 0], [0, 0])).ToArray();
 
@@ -78,7 +82,7 @@ public class GrammarBenchmarks
     public Parsed<RdmaMaxCommand> RdmaMax() => RdmaGrammar.Max("mlx5_0 hca_handle=2 hca_object=max\n");
 
     [Benchmark]
-    public Parsed<SubtreeControlCommand> SubtreeControl() => CoreGrammar.SubtreeControl("+rdma -misc\n");
+    public Parsed<SubtreeControlCommand> SubtreeControl() => CoreGrammar.SubtreeControl("+rdma -misc\n", Registered);
 
     [Benchmark]
     public string RenderRdmaMax() => RdmaRender.Max(Rows);

@@ -107,7 +107,7 @@ internal sealed unsafe class NotificationHandler(Syscalls sys, Hierarchy engine,
     {
         var name = path.TrimEnd('/');
         name = name[(name.LastIndexOf('/') + 1)..];
-        return name is "mountinfo" or "mounts" or "cgroup";
+        return name is "mountinfo" or "mounts" or "mountstats" or "cgroup";
     }
 
     /// <summary>The caller's /proc is the daemon's (same pid namespace): pids in its paths mean ours.</summary>
@@ -121,10 +121,15 @@ internal sealed unsafe class NotificationHandler(Syscalls sys, Hierarchy engine,
     {
         switch (target.File)
         {
-            case ProcFile.MountInfo:
-            case ProcFile.Mounts:
-                var real = ReadProc($"/proc/{target.Pid}/{(target.Tid is { } tid ? $"task/{tid}/" : "")}{(target.File == ProcFile.MountInfo ? "mountinfo" : "mounts")}");
-                return real is null ? null : target.File == ProcFile.MountInfo ? ProcViews.MountInfo(real) : ProcViews.Mounts(real);
+            case ProcFile.MountInfo or ProcFile.Mounts or ProcFile.MountStats:
+                var name = target.File switch { ProcFile.MountInfo => "mountinfo", ProcFile.Mounts => "mounts", _ => "mountstats" };
+                var real = ReadProc($"/proc/{target.Pid}/{(target.Tid is { } tid ? $"task/{tid}/" : "")}{name}");
+                return real is null ? null : target.File switch
+                {
+                    ProcFile.MountInfo => ProcViews.MountInfo(real),
+                    ProcFile.Mounts => ProcViews.Mounts(real),
+                    _ => ProcViews.MountStats(real),
+                };
             default:
                 return CgroupOf(target.Pid, target.Tid);
         }

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace CgFs.Exec;
 
 /// <summary>Which procfs file a covered process opens, if it is one `cgfs exec` answers.</summary>
-public enum ProcFile { MountInfo, Mounts, Cgroup }
+public enum ProcFile { MountInfo, Mounts, MountStats, Cgroup }
 
 /// <summary>A procfs file of one process (or one of its threads) that `cgfs exec` answers.</summary>
 public readonly record struct ProcTarget(ProcFile File, int Pid, int? Tid);
@@ -17,7 +17,7 @@ public static partial class ProcViews
     /// <summary>cgfs's fs type in mount tables (Mounter.FsType with FUSE's "fuse." prefix).</summary>
     public const string FuseType = "fuse." + Fuse.Mounter.FsType;
 
-    [GeneratedRegex(@"^/proc/(?:(?<pid>\d+)(?:/task/(?<tid>\d+))?/)?(?<file>mountinfo|mounts|cgroup)$")]
+    [GeneratedRegex(@"^/proc/(?:(?<pid>\d+)(?:/task/(?<tid>\d+))?/)?(?<file>mountinfo|mounts|mountstats|cgroup)$")]
     private static partial Regex ProcPath();
 
     /// <summary>Recognises /proc/PID/{mountinfo,mounts,cgroup}, /proc/PID/task/TID/{…} and
@@ -27,7 +27,10 @@ public static partial class ProcViews
         var m = ProcPath().Match(absolute);
         if (!m.Success)
             return null;
-        var file = m.Groups["file"].Value switch { "mountinfo" => ProcFile.MountInfo, "mounts" => ProcFile.Mounts, _ => ProcFile.Cgroup };
+        var file = m.Groups["file"].Value switch
+        {
+            "mountinfo" => ProcFile.MountInfo, "mounts" => ProcFile.Mounts, "mountstats" => ProcFile.MountStats, _ => ProcFile.Cgroup,
+        };
         if (!m.Groups["pid"].Success)
             return file == ProcFile.Mounts ? new ProcTarget(file, selfPid, null) : null; // /proc/mounts -> self/mounts
         int? tid = m.Groups["tid"].Success ? int.Parse(m.Groups["tid"].Value) : null;
@@ -66,6 +69,12 @@ public static partial class ProcViews
             o is not ("default_permissions" or "allow_other") && !o.StartsWith("max_read=") && !o.StartsWith("blksize="));
         return $"cgroup2 {f[1]} cgroup2 {string.Join(',', options)} {f[4]} {f[5]}";
     });
+
+    /// <summary>/proc/PID/mountstats: "device cgfs mounted on DIR with fstype fuse.cgfs" reads as cgroup2's line.</summary>
+    public static string MountStats(string text) => Rewrite(text, line =>
+        line.StartsWith("device ", StringComparison.Ordinal) && line.EndsWith(" with fstype " + FuseType, StringComparison.Ordinal)
+            ? "device cgroup2" + line[line.IndexOf(" mounted on ", StringComparison.Ordinal)..^FuseType.Length] + "cgroup2"
+            : line);
 
     /// <summary>/proc/PID/cgroup on a cgroup v2-only system: "0::/PATH".</summary>
     public static string Cgroup(string path) => $"0::{path}\n";

@@ -15,7 +15,9 @@ public static class RdmaGrammar
     /// <summary>The kernel copies a value into a 24-byte buffer first; 24 characters or more are EINVAL.</summary>
     private const int MaxValueLength = 23;
 
-    private static readonly Parser<RdmaResource> Key = RdmaResources.Parser.Then(r => Parse.Char('=').Return(r));
+    private static readonly Parser<RdmaResource> Key =
+        Parse.String(RdmaResources.Names[0] + "=").Return(RdmaResource.HcaHandle)
+            .Or(Parse.String(RdmaResources.Names[1] + "=").Return(RdmaResource.HcaObject));
 
     /// <summary>The kernel's %d token: optional '-', base-0 digits wrapping modulo 2^64, nothing after.
     /// A bare '-' is 0 (quirk kept from the kernel).</summary>

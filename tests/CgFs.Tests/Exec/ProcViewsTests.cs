@@ -18,6 +18,8 @@ public sealed class ProcViewsTests
         Assert.That(ProcViews.Mounts("cgfs /sys/fs/cgroup fuse.cgfs rw,nosuid,nodev,noexec,relatime,user_id=0,group_id=0,default_permissions,allow_other 0 0\nproc /proc proc rw 0 0\n"),
             Is.EqualTo("cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime 0 0\nproc /proc proc rw 0 0\n"));
         Assert.That(ProcViews.Cgroup("/"), Is.EqualTo("0::/\n"));
+        Assert.That(ProcViews.MountStats("device proc mounted on /proc with fstype proc\ndevice cgfs mounted on /sys/fs/cgroup with fstype fuse.cgfs\n"),
+            Is.EqualTo("device proc mounted on /proc with fstype proc\ndevice cgroup2 mounted on /sys/fs/cgroup with fstype cgroup2\n"));
     }
 
     [TestCase("/proc/42/mountinfo", ProcFile.MountInfo, 42, null)]

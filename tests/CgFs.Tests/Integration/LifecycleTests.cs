@@ -115,4 +115,25 @@ public sealed class UnprivilegedMountTests
             Shell.Run($"fusermount3 -u -z {dir} 2>/dev/null; rm -rf {dir}");
         }
     }
+
+    /// <summary>out/cgfs is a NativeAOT executable: it mounts, serves and unmounts with the .NET
+    /// runtime's directories hidden (a private mount namespace with empty tmpfs over them).</summary>
+    [Test]
+    public void TheBinaryNeedsNoDotnetRuntime()
+    {
+        var dir = Directory.CreateTempSubdirectory("cgfs-nodotnet-").FullName;
+        try
+        {
+            var runtime = Path.GetDirectoryName(Path.GetFullPath(new FileInfo("/usr/share/dotnet/dotnet").Exists ? "/usr/share/dotnet/dotnet" : Environment.ProcessPath!))!;
+            var script = $"mount -t tmpfs none {runtime} && [ ! -e {runtime}/dotnet ] && " +
+                         $"env -u DOTNET_ROOT {Mount.Binary} mount {dir} --control {dir}.sock --rdma-device mlx5_0 && " +
+                         $"cat {dir}/cgroup.controllers && {Mount.Binary} unmount {dir}";
+            var r = Shell.Run($"unshare -m --propagation private sh -c '{script}'");
+            Assert.That(r.Out, Is.EqualTo("rdma misc\n"), r.ToString());
+        }
+        finally
+        {
+            Directory.Delete(dir);
+        }
+    }
 }

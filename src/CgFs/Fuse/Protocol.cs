@@ -36,9 +36,12 @@ public static class Fuse
     public const int NotifyPoll = 1;
     public const int NotifyInvalEntry = 3;
 
-    /// <summary>How long the kernel may cache entries and attributes. Names vanish behind its back
-    /// only when a controller is disabled or PSI files are hidden; those are invalidated explicitly.</summary>
-    public const ulong CacheSeconds = 1;
+    /// <summary>How long the kernel may cache entries and attributes: an hour, as the C floor does.
+    /// Names vanish behind its back only when a controller is disabled, PSI files are hidden or a
+    /// cgroup is removed, and those are invalidated explicitly; names that appear were never cached
+    /// (ENOENT is not cached); every attribute change goes through the kernel (SETATTR, MKDIR and
+    /// RMDIR refresh or invalidate what it holds).</summary>
+    public const ulong CacheSeconds = 3600;
 
     public const uint FattrMode = 1 << 0, FattrUid = 1 << 1, FattrGid = 1 << 2, FattrSize = 1 << 3,
         FattrAtime = 1 << 4, FattrMtime = 1 << 5, FattrFh = 1 << 6, FattrAtimeNow = 1 << 7,

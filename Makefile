@@ -67,7 +67,8 @@ stress: build test-deps
 
 ## bench: cgfs against the kernel's cgroup2 in the same run, plus engine micro-benchmarks (not part of test)
 bench: build test-deps
-	@command -v gcc >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gcc libc6-dev >/dev/null; }
+	@for p in gcc libc6-dev libfuse3-dev pkg-config; do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
 	scripts/bench.sh
 
 clean:

@@ -112,6 +112,10 @@ static void chain(int t, const char *root) {
     }
 }
 
+/* The limit file the file operations use: FSBENCH_LIMIT (default cgroup.max.depth); the C floor
+ * (floorfs.c) has cgroup.max.descendants only. */
+static const char *limit_file = "cgroup.max.depth";
+
 static void file_ops(int t, const char *root, int n) {
     char cg[512], f[600];
     snprintf(cg, sizeof cg, "%s/ops", root);
@@ -119,7 +123,7 @@ static void file_ops(int t, const char *root, int n) {
     char buf[4096];
     struct stat st;
     for (int i = 0; i < n; i++) {
-        snprintf(f, sizeof f, "%s/cgroup.max.depth", cg);
+        snprintf(f, sizeof f, "%s/%s", cg, limit_file);
         double t0 = now_us();
         if (stat(f, &st)) die("stat", f);
         add(&S[t][OP_STAT], now_us() - t0);
@@ -174,7 +178,7 @@ static void *read_loop(void *p) {
 
 static void threads(int t, const char *root, int nthreads, int op, int n) {
     char f[512];
-    snprintf(f, sizeof f, "%s/cgroup.max.depth", root);
+    snprintf(f, sizeof f, "%s/%s", root, limit_file);
     pthread_t th[8];
     loop_arg a = { f, n, &S[t][op], &(pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER };
     for (int i = 0; i < nthreads; i++) pthread_create(&th[i], NULL, read_loop, &a);
@@ -223,6 +227,8 @@ static int populate(const char *dir, int n, int remove_after) {
 }
 
 int main(int argc, char **argv) {
+    if (getenv("FSBENCH_LIMIT"))
+        limit_file = getenv("FSBENCH_LIMIT");
     if (argc == 4 && !strcmp(argv[1], "--populate"))
         return populate(argv[2], atoi(argv[3]), 0);
     if (argc == 4 && !strcmp(argv[1], "--populate-and-remove"))

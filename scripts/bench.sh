@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: cgfs against the kernel's own cgroup2, measured in the same run.
-#  1. file operations (bench/fsbench.c), interleaved between the two targets: p50/p99 and ratios
+#  1. file operations (bench/fsbench.c), interleaved between the two targets: p50/p99 and ratios;
+#     1b. the same against the C libfuse floor (../shared/bench/floorfs.c)
 #  2. time from `cgfs mount` exec to a ready mount
 #  3. resident memory of the daemon at 100k cgroups (bytes per cgroup) and latency flatness
 #  4. cgfs exec: trapped and untrapped system calls, process start-up, plain vs covered
@@ -35,6 +36,23 @@ else
   echo "skipped: no writable cgroup2 hierarchy on this machine, so there is no kernel to compare with"
 fi
 fusermount3 -u "$mnt"; sleep 0.5
+
+echo
+echo "== 1b. file operations against the C libfuse floor (../shared/bench/floorfs.c: the fastest FUSE server of"
+echo "       this tree shape), interleaved, both orders (the first-listed target gets a bias on mkdir/rmdir here)"
+floor_src="$top/../shared/bench/floorfs.c"
+if [[ -f $floor_src ]] && gcc -O2 -o "$work/floorfs" "$floor_src" $(pkg-config fuse3 --cflags --libs) 2>/dev/null; then
+  mkdir -p "$work/floor"
+  "$work/floorfs" "$work/floor"
+  "$top/out/cgfs" mount "$mnt" --control "$work/control.sock"
+  echo "-- floor first, cgfs second (ratio = cgfs/floor)"
+  FSBENCH_LIMIT=cgroup.max.descendants "$work/fsbench" "$work/floor" "$mnt" "$scale"
+  echo "-- cgfs first, floor second (ratio = floor/cgfs)"
+  FSBENCH_LIMIT=cgroup.max.descendants "$work/fsbench" "$mnt" "$work/floor" "$scale"
+  fusermount3 -u "$work/floor"; fusermount3 -u "$mnt"; sleep 0.5
+else
+  echo "skipped: $floor_src or libfuse3-dev is missing"
+fi
 
 echo
 echo "== 2. mount ready: exec of 'cgfs mount' until it returns with the mount answering (10 runs)"

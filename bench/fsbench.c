@@ -226,9 +226,62 @@ static int populate(const char *dir, int n, int remove_after) {
     return 0;
 }
 
+/* --throughput DIR... : open+read+close of the limit file by 1, 2, 4 and 8 threads for 1 s each,
+ * targets interleaved per thread count; prints operations per second. */
+typedef struct { const char *file; volatile int *stop; long ops; } tp_arg;
+
+static void *tp_worker(void *p) {
+    tp_arg *a = p;
+    char buf[256];
+    while (!*a->stop) {
+        int fd = open(a->file, O_RDONLY);
+        if (fd < 0 || read(fd, buf, sizeof buf) <= 0) die("read", a->file);
+        close(fd);
+        a->ops++;
+    }
+    return NULL;
+}
+
+static double tp_run(const char *root, int n) {
+    char file[600];
+    snprintf(file, sizeof file, "%s/%s", root, limit_file);
+    volatile int stop = 0;
+    pthread_t th[8];
+    tp_arg args[8];
+    for (int i = 0; i < n; i++) {
+        args[i] = (tp_arg){ file, &stop, 0 };
+        pthread_create(&th[i], NULL, tp_worker, &args[i]);
+    }
+    double t0 = now_us();
+    usleep(1000000);
+    stop = 1;
+    long ops = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        ops += args[i].ops;
+    }
+    return ops / ((now_us() - t0) / 1e6);
+}
+
+static int throughput(int count, char **roots) {
+    printf("%-10s", "threads");
+    for (int t = 0; t < count; t++)
+        printf(" %14s", strrchr(roots[t], '/') ? strrchr(roots[t], '/') + 1 : roots[t]);
+    printf("   (open+read+close per second)\n");
+    for (int n = 1; n <= 8; n *= 2) {
+        printf("%-10d", n);
+        for (int t = 0; t < count; t++)
+            printf(" %14.0f", tp_run(roots[t], n));
+        printf("\n");
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (getenv("FSBENCH_LIMIT"))
         limit_file = getenv("FSBENCH_LIMIT");
+    if (argc >= 3 && !strcmp(argv[1], "--throughput"))
+        return throughput(argc - 2, argv + 2);
     if (argc == 4 && !strcmp(argv[1], "--populate"))
         return populate(argv[2], atoi(argv[3]), 0);
     if (argc == 4 && !strcmp(argv[1], "--populate-and-remove"))

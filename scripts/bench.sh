@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: cgfs against the kernel's own cgroup2, measured in the same run.
 #  1. file operations (bench/fsbench.c), interleaved between the two targets: p50/p99 and ratios;
-#     1b. the same against the C libfuse floor (../shared/bench/floorfs.c)
+#     1b. the same against the C libfuse floor (../shared/bench/floorfs.c); 1c. throughput at 1-8 threads
 #  2. time from `cgfs mount` exec to a ready mount
 #  3. resident memory of the daemon at 100k cgroups (bytes per cgroup) and latency flatness
 #  4. cgfs exec: trapped and untrapped system calls, process start-up, plain vs covered
@@ -49,6 +49,9 @@ if [[ -f $floor_src ]] && gcc -O2 -o "$work/floorfs" "$floor_src" $(pkg-config f
   FSBENCH_LIMIT=cgroup.max.descendants "$work/fsbench" "$work/floor" "$mnt" "$scale"
   echo "-- cgfs first, floor second (ratio = floor/cgfs)"
   FSBENCH_LIMIT=cgroup.max.descendants "$work/fsbench" "$mnt" "$work/floor" "$scale"
+  echo
+  echo "== 1c. throughput: open+read+close per second with 1, 2, 4 and 8 threads (kernel, floor, cgfs)"
+  FSBENCH_LIMIT=cgroup.max.descendants "$work/fsbench" --throughput ${kernel:+"$kernel"} "$work/floor" "$mnt"
   fusermount3 -u "$work/floor"; fusermount3 -u "$mnt"; sleep 0.5
 else
   echo "skipped: $floor_src or libfuse3-dev is missing"

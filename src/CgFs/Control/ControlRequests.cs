@@ -16,6 +16,9 @@ public sealed class ControlRequests(Hierarchy engine, IReadOnlyList<ControllerPl
     /// <summary>Connections open now, for `memory` (set by the server).</summary>
     public Func<int> Connections { get; set; } = () => 0;
 
+    /// <summary>`cgfs exec` trees supervised now, for `memory` (set by the server).</summary>
+    public Func<int> Supervised { get; set; } = () => 0;
+
     /// <summary>Requests that change the mount's configuration or cost a full GC.</summary>
     public static bool NeedsAdmin(ControlCommand cmd) => cmd is DeviceAdd or DeviceRemove or MiscCapacity or MiscRemove or Memory;
 
@@ -68,7 +71,8 @@ public sealed class ControlRequests(Hierarchy engine, IReadOnlyList<ControllerPl
     }
 
     /// <summary>What a soak test watches: the managed heap after a full, compacting, blocking GC
-    /// (what is really alive), the resident set, and the open control connections.</summary>
+    /// (what is really alive), the resident set, the open control connections and the `cgfs exec`
+    /// trees supervised.</summary>
     private void MemoryLines(StringBuilder o)
     {
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
@@ -77,6 +81,7 @@ public sealed class ControlRequests(Hierarchy engine, IReadOnlyList<ControllerPl
         o.Append("heap ").Append(GC.GetTotalMemory(forceFullCollection: false)).Append('\n');
         o.Append("rss ").Append(Environment.WorkingSet).Append('\n');
         o.Append("connections ").Append(Connections()).Append('\n');
+        o.Append("supervised ").Append(Supervised()).Append('\n');
     }
 
     private static void Ok(StringBuilder o) => o.Append("ok\n");

@@ -53,7 +53,17 @@ public sealed class ControlServer : IDisposable
     public string Path { get; }
 
     /// <summary>Where `cgfs exec` listeners go (null: this mount refuses `supervise`).</summary>
-    public Exec.ExecSupervisor? Supervisor { get; init; }
+    public Exec.ExecSupervisor? Supervisor
+    {
+        get => _supervisor;
+        init
+        {
+            _supervisor = value;
+            _requests.Supervised = () => value?.Listeners ?? 0;
+        }
+    }
+
+    private readonly Exec.ExecSupervisor? _supervisor;
 
     /// <summary>Connections open now (for `memory` and tests).</summary>
     public int Connections => Volatile.Read(ref _connections);

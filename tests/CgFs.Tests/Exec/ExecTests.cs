@@ -125,4 +125,18 @@ public sealed class ExecTests
         Assert.That(r.Code, Is.EqualTo(2), r.ToString()); // cgfs's own failures exit 2
         Assert.That(r.Err, Does.Contain("unshare(CLONE_NEWNS): EPERM"));
     }
+
+    /// <summary>Never leak: a supervised tree is let go when its last process exits — also when
+    /// it left a daemon behind that exits later.</summary>
+    [Test]
+    public void TheDaemonLetsGoOfATreeWhenItsLastProcessExits()
+    {
+        for (int i = 0; i < 5; i++)
+            Assert.That(Shell.Run(Exec("true")).Code, Is.Zero);
+        Assert.That(Wait.Until(() => _m.Supervised() == 0), Is.True, "five short trees, all let go");
+        var r = Shell.Run(Exec("sh -c 'sleep 1 </dev/null >/dev/null 2>&1 & exit 0'"));
+        Assert.That(r.Code, Is.Zero, r.ToString());
+        Assert.That(_m.Supervised(), Is.EqualTo(1), "the backgrounded sleep still carries the filter");
+        Assert.That(Wait.Until(() => _m.Supervised() == 0), Is.True, "every listener is closed once its tree is gone");
+    }
 }

@@ -145,6 +145,14 @@ public sealed class Mount : Tree
 
     /// <summary>`cgfs ctl memory`: the daemon's heap after a full GC, its RSS, and its control
     /// connections (the asking one included).</summary>
+    /// <summary>`cgfs exec` trees the daemon supervises now.</summary>
+    public int Supervised()
+    {
+        using var client = new CgFs.Control.ControlClient(Control);
+        var (error, _, lines) = client.Request("memory");
+        return error == Errno.Ok ? int.Parse(lines.Single(l => l.StartsWith("supervised ")).Split(' ')[1]) : -1;
+    }
+
     public (long Heap, long Rss, int Connections) Memory()
     {
         using var client = new CgFs.Control.ControlClient(Control);

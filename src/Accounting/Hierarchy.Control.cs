@@ -144,8 +144,7 @@ public sealed partial class Hierarchy
     internal bool IsThreadRootLocked(Cgroup c)
     {
         AssertLocked();
-        return 
-            !c.Threaded && (c.NrThreadedChildren > 0 || c.OwnTasks > 0 && !(c.SubtreeControl & ThreadedControllers).IsEmpty);
+        return !c.Threaded && (c.NrThreadedChildren > 0 || c.OwnTasks > 0 && !(c.SubtreeControl & ThreadedControllers).IsEmpty);
     }
 
     /// <summary>kernel: cgroup_can_be_thread_root.</summary>

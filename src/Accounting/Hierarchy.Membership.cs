@@ -71,16 +71,15 @@ public sealed partial class Hierarchy
     public List<int> RecordedProcsWithThreadsInLocked(Cgroup c)
     {
         AssertLocked();
-        return 
-            _members.Values.Where(m => m.Placements.Any(g => ReferenceEquals(g, c))).Select(m => m.Key.Pid).ToList();
+        return _members.Values.Where(m => m.Placements.Any(g => ReferenceEquals(g, c))).Select(m => m.Key.Pid).ToList();
     }
 
-    /// <summary>Recorded processes placed anywhere in the subtree of <paramref name="c"/> (cgroup.kill victims).</summary>
+    /// <summary>Recorded processes placed anywhere in the subtree of <paramref name="c"/>: cgroup.kill's
+    /// victims, and the candidates a liveness scan checks against the host outside this lock.</summary>
     public List<ProcessKey> RecordedSubtreeLocked(Cgroup c)
     {
         AssertLocked();
-        return 
-            _members.Values.Where(m => m.Placements.Any(g => IsDescendantOrSelf(g, c))).Select(m => m.Key).ToList();
+        return _members.Values.Where(m => m.Placements.Any(g => IsDescendantOrSelf(g, c))).Select(m => m.Key).ToList();
     }
 
     /// <summary>cgroup.procs write after the pid was validated (kernel: __cgroup_procs_write, threadgroup).</summary>
@@ -249,15 +248,6 @@ public sealed partial class Hierarchy
         AssertLocked();
         if (_members.TryGetValue(pid, out var m))
             ExitedLocked(m);
-    }
-
-    /// <summary>Recorded processes placed in <paramref name="scope"/>'s subtree (all when null): the
-    /// candidates a liveness scan checks against the host, outside this lock.</summary>
-    public ProcessKey[] MembersLocked(Cgroup? scope)
-    {
-        AssertLocked();
-        return scope is null ? MembersLocked()
-            : _members.Values.Where(m => m.Placements.Any(g => IsDescendantOrSelf(g, scope))).Select(m => m.Key).ToArray();
     }
 
     /// <summary>The recorded process is gone (exit, zombie, or its pid was recycled).</summary>

@@ -12,8 +12,7 @@ public sealed partial class Hierarchy
     public CgroupSettings SettingsLocked(Cgroup c)
     {
         AssertLocked();
-        return 
-            new(c.Threaded, c.MaxDepth, c.MaxDescendants, c.SubtreeControl, c.FreezeSelf);
+        return new(c.Threaded, c.MaxDepth, c.MaxDescendants, c.SubtreeControl, c.FreezeSelf);
     }
 
     /// <summary>Live cgroups below <paramref name="c"/>, parents before children.</summary>
@@ -35,8 +34,7 @@ public sealed partial class Hierarchy
     public List<MemberPlacement> PlacementsLocked()
     {
         AssertLocked();
-        return 
-            _members.Values.Select(m => new MemberPlacement(m.Key, m.Cgroup,
+        return _members.Values.Select(m => new MemberPlacement(m.Key, m.Cgroup,
                 m.Threads?.Select(kv => (kv.Key, kv.Value)).ToArray() ?? [])).ToList();
     }
 }

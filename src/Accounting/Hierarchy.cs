@@ -137,8 +137,7 @@ public sealed partial class Hierarchy
     public Cgroup? ChildLocked(Cgroup parent, string name)
     {
         AssertLocked();
-        return 
-            parent.ChildrenByName.TryGetValue(name, out var child) ? child : null;
+        return parent.ChildrenByName.TryGetValue(name, out var child) ? child : null;
     }
 
     public Cgroup[] ChildrenLocked(Cgroup parent)

@@ -38,4 +38,7 @@ public static class Errnos
 {
     /// <summary>"ENOSPC (No space left on device)".</summary>
     public static string Describe(Errno e) => $"{e} ({System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage((int)e)})";
+
+    /// <summary>The errno the last libc call left, described.</summary>
+    public static string Last() => Describe((Errno)System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
 }

@@ -47,8 +47,7 @@ public sealed class RdmaController() : Controller("rdma")
     public Errno ChargeAsProcessLocked(int pid, RdmaDevice device, RdmaResource resource, int count, out RdmaCharge? charge)
     {
         AssertLocked();
-        return 
-            TryChargeUnitsLocked((RdmaState)Hierarchy.EffectiveStateLocked(Hierarchy.CgroupOfLocked(pid), this), device, resource, count, out charge);
+        return TryChargeUnitsLocked((RdmaState)Hierarchy.EffectiveStateLocked(Hierarchy.CgroupOfLocked(pid), this), device, resource, count, out charge);
     }
 
     /// <summary>Registered devices in registration order.</summary>

@@ -95,18 +95,18 @@ public static unsafe class ExecCommand
     private static string? Namespace(string mountPoint, string at)
     {
         if (Interop.Sys.Unshare(Interop.Sys.CLONE_NEWNS) != 0)
-            return $"unshare(CLONE_NEWNS): {Errnos.Describe((Errno)Marshal.GetLastPInvokeError())}";
+            return $"unshare(CLONE_NEWNS): {Errnos.Last()}";
         if (Interop.Sys.Mount("none", "/", null!, Interop.Sys.MS_REC | Interop.Sys.MS_PRIVATE, null!) != 0)
-            return $"making / private: {Errnos.Describe((Errno)Marshal.GetLastPInvokeError())}";
+            return $"making / private: {Errnos.Last()}";
         while (Interop.Sys.Umount2(at, Interop.Sys.MNT_DETACH) == 0)
         {
         }
         if (Interop.Sys.Mount(mountPoint, at, null!, Interop.Sys.MS_BIND, null!) != 0)
-            return $"binding {mountPoint} at {at}: {Errnos.Describe((Errno)Marshal.GetLastPInvokeError())}";
+            return $"binding {mountPoint} at {at}: {Errnos.Last()}";
         const ulong flags = Interop.Sys.MS_REMOUNT | Interop.Sys.MS_BIND | Interop.Sys.MS_NOSUID | Interop.Sys.MS_NODEV |
                             Interop.Sys.MS_NOEXEC | Interop.Sys.MS_RELATIME;
         if (Interop.Sys.Mount("none", at, null!, flags, null!) != 0)
-            return $"remounting {at}: {Errnos.Describe((Errno)Marshal.GetLastPInvokeError())}";
+            return $"remounting {at}: {Errnos.Last()}";
         if (Path.GetFullPath(mountPoint) != at)
             Interop.Sys.Umount2(mountPoint, Interop.Sys.MNT_DETACH);
         return null;

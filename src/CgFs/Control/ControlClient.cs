@@ -29,15 +29,18 @@ public sealed class ControlClient : IDisposable
     {
         _writer.WriteLine(line);
         var lines = new List<string>();
-        while (_reader.ReadLine() is { } reply)
+        while (true)
         {
-            var (final, error, text) = ControlGrammar.Reply(reply);
+            var (final, error, text) = NextLine();
             if (final)
                 return (error, text, lines);
-            lines.Add(reply);
+            lines.Add(text);
         }
-        throw new IOException("the control socket closed during a request");
     }
+
+    /// <summary>One reply line, parsed: a data line's text, or the final status.</summary>
+    private (bool Final, Errno Error, string Text) NextLine() =>
+        ControlGrammar.Reply(_reader.ReadLine() ?? throw new IOException("the control socket closed during a request"));
 
     /// <summary>Sends <paramref name="line"/>, waits for the server's "send" line, passes <paramref name="fd"/>
     /// (SCM_RIGHTS) and returns the final status. <paramref name="prepare"/> runs between the two, on
@@ -45,8 +48,7 @@ public sealed class ControlClient : IDisposable
     public (Errno Error, string Value) HandOver(string line, Func<int> prepare)
     {
         _writer.WriteLine(line);
-        var first = _reader.ReadLine() ?? throw new IOException("the control socket closed during a request");
-        var (final, error, text) = ControlGrammar.Reply(first);
+        var (final, error, text) = NextLine();
         if (final)
             return (error == Errno.Ok ? Errno.EPROTO : error, text);
         int fd = prepare();
@@ -56,8 +58,7 @@ public sealed class ControlClient : IDisposable
         Interop.Sys.Close(fd);
         if (!sent)
             return (Errno.EIO, "cannot pass the descriptor");
-        var last = _reader.ReadLine() ?? throw new IOException("the control socket closed during a request");
-        var (_, e, t) = ControlGrammar.Reply(last);
+        var (_, e, t) = NextLine();
         return (e, t);
     }
 

@@ -50,7 +50,7 @@ public sealed unsafe class ExecSupervisor : IDisposable
         // more than the work (the kernel's synchronous wake-up; older kernels refuse it, harmlessly).
         // The flags are the ioctl's argument itself, not a pointer to them.
         if (Interop.Sys.Ioctl(listener, Interop.Sys.SECCOMP_IOCTL_NOTIF_SET_FLAGS, (void*)Interop.Sys.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) != 0)
-            _log($"exec: synchronous wake-up unavailable: {Errnos.Describe((Errno)Marshal.GetLastPInvokeError())}");
+            _log($"exec: synchronous wake-up unavailable: {Errnos.Last()}");
         try
         {
             var pfd = new Interop.Sys.PollFd { Fd = listener, Events = Interop.Sys.POLLIN };

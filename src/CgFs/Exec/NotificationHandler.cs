@@ -107,14 +107,14 @@ internal sealed unsafe class NotificationHandler(Syscalls sys, Hierarchy engine,
     {
         var name = path.TrimEnd('/');
         name = name[(name.LastIndexOf('/') + 1)..];
-        return name is "mountinfo" or "mounts" or "mountstats" or "cgroup";
+        return ProcViews.IsAnsweredName(name);
     }
 
     /// <summary>The caller's /proc is the daemon's (same pid namespace): pids in its paths mean ours.</summary>
     private static bool SameProc(TargetProcess t)
     {
-        var ns = new FileInfo($"/proc/{t.Tid}/ns/pid").LinkTarget;
-        return ns is not null && ns == new FileInfo("/proc/self/ns/pid").LinkTarget;
+        var ns = ProcFs.ReadLink($"/proc/{t.Tid}/ns/pid");
+        return ns is not null && ns == ProcFs.ReadLink("/proc/self/ns/pid");
     }
 
     private string? Content(ProcTarget target)
@@ -122,14 +122,8 @@ internal sealed unsafe class NotificationHandler(Syscalls sys, Hierarchy engine,
         switch (target.File)
         {
             case ProcFile.MountInfo or ProcFile.Mounts or ProcFile.MountStats:
-                var name = target.File switch { ProcFile.MountInfo => "mountinfo", ProcFile.Mounts => "mounts", _ => "mountstats" };
-                var real = ReadProc($"/proc/{target.Pid}/{(target.Tid is { } tid ? $"task/{tid}/" : "")}{name}");
-                return real is null ? null : target.File switch
-                {
-                    ProcFile.MountInfo => ProcViews.MountInfo(real),
-                    ProcFile.Mounts => ProcViews.Mounts(real),
-                    _ => ProcViews.MountStats(real),
-                };
+                var real = ProcFs.ReadText($"/proc/{target.Pid}/{(target.Tid is { } tid ? $"task/{tid}/" : "")}{ProcViews.NameOf(target.File)}");
+                return real is null ? null : ProcViews.MountTable(target.File, real);
             default:
                 return CgroupOf(target.Pid, target.Tid);
         }
@@ -158,18 +152,6 @@ internal sealed unsafe class NotificationHandler(Syscalls sys, Hierarchy engine,
             key = parent;
         }
         return false;
-    }
-
-    private static string? ReadProc(string path)
-    {
-        try
-        {
-            return File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
     }
 
     private Answer Inject(string text, bool cloexec)

@@ -17,7 +17,27 @@ public static partial class ProcViews
     /// <summary>cgfs's fs type in mount tables (Mounter.FsType with FUSE's "fuse." prefix).</summary>
     public const string FuseType = "fuse." + Fuse.Mounter.FsType;
 
-    [GeneratedRegex(@"^/proc/(?:(?<pid>\d+)(?:/task/(?<tid>\d+))?/)?(?<file>mountinfo|mounts|mountstats|cgroup)$")]
+    /// <summary>The answered files by name: the one place they are spelled.</summary>
+    private static readonly Dictionary<string, ProcFile> Files = new(StringComparer.Ordinal)
+    {
+        ["mountinfo"] = ProcFile.MountInfo, ["mounts"] = ProcFile.Mounts, ["mountstats"] = ProcFile.MountStats, ["cgroup"] = ProcFile.Cgroup,
+    };
+
+    /// <summary>Whether a path's last component names an answered file (cheap: before any resolution).</summary>
+    public static bool IsAnsweredName(string name) => Files.ContainsKey(name);
+
+    public static string NameOf(ProcFile file) => Files.First(kv => kv.Value == file).Key;
+
+    /// <summary>A mount table as a cgroup2 system shows it (not for <see cref="ProcFile.Cgroup"/>).</summary>
+    public static string MountTable(ProcFile file, string text) => file switch
+    {
+        ProcFile.MountInfo => MountInfo(text),
+        ProcFile.Mounts => Mounts(text),
+        ProcFile.MountStats => MountStats(text),
+        _ => throw new ArgumentOutOfRangeException(nameof(file)),
+    };
+
+    [GeneratedRegex(@"^/proc/(?:(?<pid>\d+)(?:/task/(?<tid>\d+))?/)?(?<file>[a-z]+)$")]
     private static partial Regex ProcPath();
 
     /// <summary>Recognises /proc/PID/{mountinfo,mounts,cgroup}, /proc/PID/task/TID/{…} and
@@ -25,12 +45,8 @@ public static partial class ProcViews
     public static ProcTarget? Parse(string absolute, int selfPid)
     {
         var m = ProcPath().Match(absolute);
-        if (!m.Success)
+        if (!m.Success || !Files.TryGetValue(m.Groups["file"].Value, out var file))
             return null;
-        var file = m.Groups["file"].Value switch
-        {
-            "mountinfo" => ProcFile.MountInfo, "mounts" => ProcFile.Mounts, "mountstats" => ProcFile.MountStats, _ => ProcFile.Cgroup,
-        };
         if (!m.Groups["pid"].Success)
             return file == ProcFile.Mounts ? new ProcTarget(file, selfPid, null) : null; // /proc/mounts -> self/mounts
         int? tid = m.Groups["tid"].Success ? int.Parse(m.Groups["tid"].Value) : null;

@@ -86,16 +86,23 @@ internal readonly unsafe struct TargetProcess(int tid)
     /// std streams) name the daemon when the daemon walks them: they are rewritten to this thread's.</summary>
     private string? Own(string path)
     {
-        int pid = Host.ProcFs.Tgid(tid) ?? tid;
-        foreach (var (prefix, own) in new[]
-                 {
-                     ("/proc/self", $"/proc/{pid}"), ("/proc/thread-self", $"/proc/{pid}/task/{tid}"), ("/dev/fd", $"/proc/{tid}/fd"),
-                     ("/dev/stdin", $"/proc/{tid}/fd/0"), ("/dev/stdout", $"/proc/{tid}/fd/1"), ("/dev/stderr", $"/proc/{tid}/fd/2"),
-                 })
+        foreach (var prefix in OwnPrefixes)
             if (path == prefix || path.StartsWith(prefix + "/", StringComparison.Ordinal))
-                return own + path[prefix.Length..];
-        return null;
+                return OwnPath(prefix) + path[prefix.Length..];
+        return null; // most paths: no procfs read at all
     }
+
+    private static readonly string[] OwnPrefixes = ["/proc/self", "/proc/thread-self", "/dev/fd", "/dev/stdin", "/dev/stdout", "/dev/stderr"];
+
+    private string OwnPath(string prefix) => prefix switch
+    {
+        "/proc/self" => $"/proc/{Host.ProcFs.Tgid(tid) ?? tid}",
+        "/proc/thread-self" => $"/proc/{Host.ProcFs.Tgid(tid) ?? tid}/task/{tid}",
+        "/dev/fd" => $"/proc/{tid}/fd",
+        "/dev/stdin" => $"/proc/{tid}/fd/0",
+        "/dev/stdout" => $"/proc/{tid}/fd/1",
+        _ => $"/proc/{tid}/fd/2",
+    };
 
     /// <summary>The object behind one of its descriptors.</summary>
     public string ReachFd(int fd) => $"/proc/{tid}/fd/{fd}";
@@ -104,7 +111,7 @@ internal readonly unsafe struct TargetProcess(int tid)
     /// (the link text of its cwd or dirfd joined with the path, "." and ".." folded); null if unknown.</summary>
     public string? Absolute(string path, int dirfd = AtFdCwd)
     {
-        string? dir = path.StartsWith('/') ? "/" : ReadLink(dirfd == AtFdCwd ? $"/proc/{tid}/cwd" : $"/proc/{tid}/fd/{dirfd}");
+        string? dir = path.StartsWith('/') ? "/" : Host.ProcFs.ReadLink(dirfd == AtFdCwd ? $"/proc/{tid}/cwd" : $"/proc/{tid}/fd/{dirfd}");
         if (dir is null || !dir.StartsWith('/'))
             return null;
         var parts = new List<string>();
@@ -124,16 +131,4 @@ internal readonly unsafe struct TargetProcess(int tid)
     }
 
     public const int AtFdCwd = -100;
-
-    private static string? ReadLink(string path)
-    {
-        try
-        {
-            return new FileInfo(path).LinkTarget;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
 }

@@ -140,15 +140,31 @@ public static class ProcFs
     private static string? StatusField(int tid, string key) => StatusField(ReadStatus(tid), key);
 
     /// <summary>/proc/TID/status, empty if the thread is gone.</summary>
-    private static string ReadStatus(int tid)
+    private static string ReadStatus(int tid) => ReadText($"/proc/{tid}/status") ?? "";
+
+    /// <summary>A procfs file's text, or null if its process is gone (or it cannot be read).</summary>
+    public static string? ReadText(string path)
     {
         try
         {
-            return File.ReadAllText($"/proc/{tid}/status");
+            return File.ReadAllText(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return "";
+            return null;
+        }
+    }
+
+    /// <summary>A procfs link's target (cwd, fd/N, ns/pid), or null if its process is gone.</summary>
+    public static string? ReadLink(string path)
+    {
+        try
+        {
+            return new FileInfo(path).LinkTarget;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 }

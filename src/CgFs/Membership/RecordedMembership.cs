@@ -22,7 +22,7 @@ public sealed class RecordedMembership(Hierarchy engine, IChangeLog changes, Act
     /// children of recorded processes that appeared since.</summary>
     public void Refresh(Cgroup? scope = null)
     {
-        var candidates = engine.Run(() => engine.MembersLocked(scope));
+        var candidates = engine.Run(() => scope is null ? engine.MembersLocked() : [.. engine.RecordedSubtreeLocked(scope)]);
         var gone = candidates.Where(k => !ProcFs.Alive(k)).ToArray();
         if (gone.Length > 0)
             engine.Run(() =>

@@ -31,7 +31,7 @@ public sealed class JournalFile : IDisposable
         Path = System.IO.Path.GetFullPath(path);
         _log = log;
         if (Compact(snapshot) is var e && e != Errno.Ok)
-            throw new IOException($"cannot write the journal: {Describe(e)}");
+            throw new IOException($"cannot write the journal: {Errnos.Describe(e)}");
         _flusher = new Timer(_ => Flush(), null, 50, 50);
     }
 
@@ -50,7 +50,6 @@ public sealed class JournalFile : IDisposable
         }
     }
 
-    public static string Describe(Errno e) => Errnos.Describe(e);
 
     /// <summary>The intact records of a journal file (none if it does not exist).</summary>
     public static List<string> Read(string path, out int dropped)
@@ -214,7 +213,7 @@ public sealed class JournalFile : IDisposable
             if (Interop.Sys.FSync(_fd) != 0)
             {
                 if (!_fsyncFailing)
-                    _log($"state {Path}: fsync failed: {Describe((Errno)Marshal.GetLastPInvokeError())} (logged once)");
+                    _log($"state {Path}: fsync failed: {Errnos.Last()} (logged once)");
                 _fsyncFailing = true;
                 return;
             }

@@ -79,7 +79,7 @@ public sealed class StateJournal : IChangeLog, IDisposable
                 if (result != Errno.Ok && _file.Retract(at) is var r && r != Errno.Ok)
                 {
                     _mustCompact = true; // a refused change's record is still in the file: rewrite it before the next
-                    _log($"state {_file.Path}: cannot withdraw the record of a refused change: {JournalFile.Describe(r)}");
+                    _log($"state {_file.Path}: cannot withdraw the record of a refused change: {Errnos.Describe(r)}");
                 }
             }
             return result;
@@ -113,7 +113,7 @@ public sealed class StateJournal : IChangeLog, IDisposable
         if (e == _lastReportedErrno && now - _lastReported < 60_000)
             return;
         (_lastReported, _lastReportedErrno, _reported) = (now, e, true);
-        _log($"state {_file.Path}: cannot record changes: {JournalFile.Describe(e)}; they are refused until it can (logged once)");
+        _log($"state {_file.Path}: cannot record changes: {Errnos.Describe(e)}; they are refused until it can (logged once)");
     }
 
     private void Recovered()
@@ -133,7 +133,7 @@ public sealed class StateJournal : IChangeLog, IDisposable
         lock (_commit)
         {
             if (_file.Compact(_snapshot.Lines()) is var e && e != Errno.Ok)
-                _log($"state {_file.Path}: not compacted at stop: {JournalFile.Describe(e)}");
+                _log($"state {_file.Path}: not compacted at stop: {Errnos.Describe(e)}");
             _file.Dispose();
         }
     }

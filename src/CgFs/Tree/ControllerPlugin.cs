@@ -79,6 +79,18 @@ public interface IChargeScope
 /// final line, and a value after "ok" (a charge's id).</summary>
 public readonly record struct ControlReply(Errno Error, string Message = "", IReadOnlyList<string>? Lines = null, string? Value = null)
 {
+    /// <summary>A change's reply, naming the reason for the errnos it can be refused with; any other
+    /// refusal came from the journal (the record could not be written).</summary>
+    public static ControlReply Of(Errno e, params (Errno Errno, string Reason)[] reasons)
+    {
+        if (e == Errno.Ok)
+            return new ControlReply(e);
+        foreach (var (errno, reason) in reasons)
+            if (e == errno)
+                return new ControlReply(e, reason);
+        return new ControlReply(e, $"the state journal cannot record it: {Errnos.Describe(e)}");
+    }
+
     /// <summary>A charge's reply: its id, or the reason it was refused.</summary>
     public static ControlReply Charged((Errno Error, long Id) r, Func<Errno, string> why) =>
         r.Error == Errno.Ok ? new ControlReply(Errno.Ok, Value: r.Id.ToString()) : new ControlReply(r.Error, why(r.Error));

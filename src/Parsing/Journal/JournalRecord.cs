@@ -151,20 +151,21 @@ public static class JournalGrammar
         from gid in Next(UInt)
         select (JournalRecord)new MetaRecord(id, target, mode, uid, gid);
 
-    private static readonly Parser<JournalRecord> Xattr =
-        from k in Kind("xattr")
+    /// <summary>What xattr and rmxattr records share: the cgroup, the target and the attribute's name.</summary>
+    private static Parser<(long Id, string Target, string Name)> XattrKey(string kind) =>
+        from k in Kind(kind)
         from id in Long
         from target in Next(Text)
         from name in Next(Text)
+        select (id, target, name);
+
+    private static readonly Parser<JournalRecord> Xattr =
+        from key in XattrKey("xattr")
         from value in Next(Hex)
-        select (JournalRecord)new XattrRecord(id, target, name, value);
+        select (JournalRecord)new XattrRecord(key.Id, key.Target, key.Name, value);
 
     private static readonly Parser<JournalRecord> RmXattr =
-        from k in Kind("rmxattr")
-        from id in Long
-        from target in Next(Text)
-        from name in Next(Text)
-        select (JournalRecord)new XattrRecord(id, target, name, null);
+        XattrKey("rmxattr").Select(key => (JournalRecord)new XattrRecord(key.Id, key.Target, key.Name, null));
 
     private static readonly Parser<JournalRecord> Member =
         from k in Kind("member")

@@ -1,6 +1,5 @@
 using CgFs.Accounting;
 using CgFs.Parsing;
-using CgFs.Tree.Rdma;
 
 namespace CgFs.Tree.Misc;
 
@@ -97,10 +96,10 @@ public sealed class MiscPlugin : ControllerPlugin
             case MiscCapacity(var name, var capacity, var follow):
                 // The record states the follow mode the type ends up with, so replay needs no history.
                 bool follows = follow ?? Run(() => _misc.FindLocked(name)?.Follow ?? false);
-                return RdmaPlugin.Reply(changes.Commit(() => new ControlRecord(new MiscCapacity(name, capacity, follows)),
+                return ControlReply.Of(changes.Commit(() => new ControlRecord(new MiscCapacity(name, capacity, follows)),
                     () => Run(() => { _misc.SetCapacityLocked(name, capacity, follows); return Errno.Ok; })));
             case MiscRemove(var name):
-                return RdmaPlugin.Reply(changes.Commit(() => new ControlRecord(command),
+                return ControlReply.Of(changes.Commit(() => new ControlRecord(command),
                         () => Run(() => _misc.FindLocked(name) is { } t ? _misc.RemoveTypeLocked(t) : Errno.EINVAL)),
                     (Errno.EBUSY, $"misc type {name} is in use"), (Errno.EINVAL, $"no misc type {name}"));
             default:

@@ -101,14 +101,14 @@ public sealed class RdmaPlugin : ControllerPlugin
         ChargeRdma(var device, var resource, var count) when request.Charges is { } scope => ControlReply.Charged(
             scope.Charge(() => _rdma.FindLocked(device) is { } d ? (_rdma.ChargeAsProcessLocked(scope.Pid, d, resource, count, out var c), c) : (Errno.ENODEV, null)),
             e => e == Errno.ENODEV ? $"no device {device}" : $"rdma {device} {RdmaResources.Name(resource)} over a limit"),
-        DeviceAdd(var name) => Reply(request.Changes.Commit(() => new ControlRecord(command), () => Run(() =>
+        DeviceAdd(var name) => ControlReply.Of(request.Changes.Commit(() => new ControlRecord(command), () => Run(() =>
         {
             if (request.Source == ControlSource.Client && _rdma.FindLocked(name) is not null)
                 return Errno.EEXIST;
             _rdma.RegisterLocked(name);
             return Errno.Ok;
         })), (Errno.EEXIST, $"device {name} is already registered")),
-        DeviceRemove(var name) => Reply(request.Changes.Commit(() => new ControlRecord(command),
+        DeviceRemove(var name) => ControlReply.Of(request.Changes.Commit(() => new ControlRecord(command),
                 () => Run(() => _rdma.FindLocked(name) is { } d ? _rdma.UnregisterLocked(d) : Errno.ENODEV)),
             (Errno.EBUSY, $"device {name} has charges held; release them first"), (Errno.ENODEV, $"no device {name}")),
         DeviceList => new ControlReply(Errno.Ok, Lines: Run(() => _rdma.DevicesLocked.Select(d => d.Name).ToArray())),
@@ -116,16 +116,4 @@ public sealed class RdmaPlugin : ControllerPlugin
     };
 
     private T Run<T>(Func<T> f) => Controller.Hierarchy.Run(f);
-
-    /// <summary>A reply naming the reason for the errnos this request can be refused with; any other
-    /// refusal came from the journal.</summary>
-    internal static ControlReply Reply(Errno e, params (Errno Errno, string Reason)[] reasons)
-    {
-        if (e == Errno.Ok)
-            return new ControlReply(e);
-        foreach (var (errno, reason) in reasons)
-            if (e == errno)
-                return new ControlReply(e, reason);
-        return new ControlReply(e, $"the state journal cannot record it: {Errnos.Describe(e)}");
-    }
 }

@@ -50,11 +50,23 @@ test-deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-## test: every test, including the ones that mount a real cgfs and drive it with bash; then the
-##       in-process tests once more in Debug, where every *Locked method asserts the engine lock is held
+## test: every test, including the ones that mount a real cgfs and drive it with bash — on FUSE over
+##       io_uring where the kernel has it (the tests switch enable_uring on and restore it), then the
+##       mounting tests again on /dev/fuse; then the in-process tests once more in Debug, where every
+##       *Locked method asserts the engine lock is held
+MOUNTING_TESTS := FullyQualifiedName~.Integration.|FullyQualifiedName~.Exec.|FullyQualifiedName~.Plugins.|FullyQualifiedName~ControlServerAbuse
+ENABLE_URING   := /sys/module/fuse/parameters/enable_uring
 test: build test-deps
-	$(DOTNET) test tests/CgFs.Tests/CgFs.Tests.csproj -c $(CONFIGURATION) --nologo \
-	  --results-directory TestResults --logger "trx;LogFileName=cgfs.trx" --logger "console;verbosity=normal"
+	rm -f TestResults/*.trx
+	@if [ -w $(ENABLE_URING) ]; then first=io_uring; else first=dev_fuse; echo "no FUSE over io_uring here ($(ENABLE_URING) missing or read-only): /dev/fuse only"; fi; \
+	CGFS_TEST_TRANSPORT=$$first $(DOTNET) test tests/CgFs.Tests/CgFs.Tests.csproj -c $(CONFIGURATION) --nologo \
+	  --results-directory TestResults --logger "trx;LogFileName=cgfs-$$first.trx" --logger "console;verbosity=normal" || rc=1; \
+	if [ $$first = io_uring ]; then \
+	  CGFS_TEST_TRANSPORT=dev_fuse $(DOTNET) test tests/CgFs.Tests/CgFs.Tests.csproj -c $(CONFIGURATION) --nologo --no-build \
+	    --filter "$(MOUNTING_TESTS)" --results-directory TestResults --logger "trx;LogFileName=cgfs-dev_fuse.trx" \
+	    --logger "console;verbosity=minimal" || rc=1; \
+	fi; \
+	exit $${rc:-0}
 	$(DOTNET) build bench/CgFs.Benchmarks -c $(CONFIGURATION) --nologo -v quiet
 	$(DOTNET) test tests/CgFs.Tests/CgFs.Tests.csproj -c Debug --nologo -v q \
 	  --filter "FullyQualifiedName!~.Integration."

@@ -39,6 +39,9 @@ public static class Errnos
     /// <summary>"ENOSPC (No space left on device)".</summary>
     public static string Describe(Errno e) => $"{e} ({System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage((int)e)})";
 
+    /// <summary>A raw errno from a system call, described.</summary>
+    public static string Describe(int errno) => Describe((Errno)errno);
+
     /// <summary>The errno the last libc call left, described.</summary>
     public static string Last() => Describe((Errno)System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
 }

@@ -20,7 +20,9 @@ public static class MountCommand
         Usage: cgfs mount MOUNTPOINT [options]
 
           -f                       stay in the foreground (Ctrl-C or SIGTERM unmounts)
-          -o OPT[,OPT...]          extra FUSE mount options (e.g. allow_other)
+          -o OPT[,OPT...]          extra FUSE mount options (e.g. allow_other), and the transport:
+                                   io_uring (FUSE over io_uring when the kernel offers it; the
+                                   default) or no_io_uring (/dev/fuse only)
           --rdma-device NAME       register an RDMA device (repeatable; registration order)
           --misc NAME=CAP[,follow] set a misc capacity; unknown names register a new type
                                    (repeatable; "follow": charges move with their process)
@@ -107,9 +109,10 @@ public static class MountCommand
         using var events = ProcessEvents.TryStart(stack.Membership, log);
         stack.Membership.ForkEventsAvailable = events is not null;
         Control.ControlServer control;
+        var requests = stack.ControlRequests(Interop.Sys.GetEUid(), o.MountPoint);
         try
         {
-            control = new Control.ControlServer(o.Control, stack.ControlRequests(Interop.Sys.GetEUid(), o.MountPoint), stack.Engine, stack.Membership, log)
+            control = new Control.ControlServer(o.Control, requests, stack.Engine, stack.Membership, log)
             {
                 Supervisor = Exec.Syscalls.Native is null ? null : new Exec.ExecSupervisor(stack.Engine, stack.Membership, o.MountPoint, log),
             };
@@ -134,7 +137,7 @@ public static class MountCommand
             stack.Membership.InferAllChildren();
         }
         using var journalScope = journal;
-        return ServeMounted(o, stack, log);
+        return ServeMounted(o, stack, requests, log);
     }
 
     /// <summary>Devices and misc types from the options, applied as the control requests they stand
@@ -156,7 +159,7 @@ public static class MountCommand
 
     /// <summary>Mounts, serves requests on <see cref="MountOptions.Threads"/> threads until unmounted
     /// (by a signal or fusermount3 -u), and closes the device.</summary>
-    private static int ServeMounted(MountOptions o, CgfsStack stack, Action<string> log)
+    private static int ServeMounted(MountOptions o, CgfsStack stack, Control.ControlRequests requests, Action<string> log)
     {
         Mounter.Mounted mounted;
         try
@@ -167,8 +170,9 @@ public static class MountCommand
         {
             return Program.Fail(e.Message);
         }
-        var session = new Session(mounted.Fd, stack.Fs, log);
+        var session = new Session(mounted.Fd, stack.Fs, log, o.Transport);
         stack.Fs.Waiters.Kernel = session;
+        requests.Transport = session.TransportStatus;
 
         void Stop(PosixSignalContext ctx)
         {

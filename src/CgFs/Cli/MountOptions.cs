@@ -5,8 +5,15 @@ namespace CgFs.Cli;
 /// <summary>What `cgfs mount` was asked to do. With no --rdma-device, --misc or --config, the
 /// embedded default: rdma devices mlx5_0, mlx5_1; misc sev=509, sev_es=16.</summary>
 public sealed record MountOptions(string MountPoint, bool Foreground, List<string> FuseOptions, List<ConfigEntry> Entries,
-    int Threads, string? Log, string Control, string? State, bool RdmaLegacy)
+    int Threads, string? Log, string Control, string? State, bool RdmaLegacy, Fuse.TransportMode Transport = Fuse.TransportMode.Auto)
 {
+    /// <summary>-o options that are cgfs's, not the kernel's: the transport.</summary>
+    private static readonly Dictionary<string, Fuse.TransportMode> TransportOptions = new()
+    {
+        ["io_uring"] = Fuse.TransportMode.IoUring,
+        ["no_io_uring"] = Fuse.TransportMode.DevFuse,
+    };
+
     private static readonly ConfigEntry[] EmbeddedDefault =
         [new RdmaDeviceEntry("mlx5_0"), new RdmaDeviceEntry("mlx5_1"), new MiscEntry("sev", 509, false), new MiscEntry("sev_es", 16, false)];
 
@@ -14,7 +21,7 @@ public sealed record MountOptions(string MountPoint, bool Foreground, List<strin
     private static readonly Dictionary<string, Action<Builder, Func<string>>> Table = new()
     {
         ["-f"] = (b, _) => b.Foreground = true,
-        ["-o"] = (b, value) => b.FuseOptions.AddRange(value().Split(',', StringSplitOptions.RemoveEmptyEntries)),
+        ["-o"] = (b, value) => b.Options(value().Split(',', StringSplitOptions.RemoveEmptyEntries)),
         ["--rdma-device"] = (b, value) => b.Configure([new RdmaDeviceEntry(value())]),
         ["--misc"] = (b, value) => b.Configure([ConfigGrammar.MiscOption(value()) is { Ok: true } m ? m.Value
             : throw new CliException("--misc expects NAME=CAPACITY[,follow]")]),
@@ -43,7 +50,7 @@ public sealed record MountOptions(string MountPoint, bool Foreground, List<strin
         if (b.MountPoint is null)
             throw new CliException($"missing MOUNTPOINT\n\n{MountCommand.Usage}");
         return new MountOptions(Path.GetFullPath(b.MountPoint), b.Foreground, b.FuseOptions, b.Entries ?? [.. EmbeddedDefault],
-            b.Threads, b.Log, b.Control ?? CgFs.Control.ControlPaths.Default(b.MountPoint), b.State, b.RdmaLegacy);
+            b.Threads, b.Log, b.Control ?? CgFs.Control.ControlPaths.Default(b.MountPoint), b.State, b.RdmaLegacy, b.Transport);
     }
 
     private static List<ConfigEntry> ConfigFile(string path)
@@ -59,9 +66,20 @@ public sealed record MountOptions(string MountPoint, bool Foreground, List<strin
         public string? MountPoint, Log, Control, State;
         public bool Foreground, RdmaLegacy;
         public int Threads = 2;
+        public Fuse.TransportMode Transport = Fuse.TransportMode.Auto;
         public readonly List<string> FuseOptions = new();
         /// <summary>Devices and types given explicitly; null: the embedded default.</summary>
         public List<ConfigEntry>? Entries;
+
+        /// <summary>-o: the transport options are cgfs's; the rest go to the kernel.</summary>
+        public void Options(IEnumerable<string> options)
+        {
+            foreach (var option in options)
+                if (TransportOptions.TryGetValue(option, out var mode))
+                    Transport = mode;
+                else
+                    FuseOptions.Add(option);
+        }
 
         public void Configure(IEnumerable<ConfigEntry> entries) => (Entries ??= new List<ConfigEntry>()).AddRange(entries);
     }

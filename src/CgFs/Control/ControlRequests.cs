@@ -16,6 +16,9 @@ public sealed class ControlRequests(Hierarchy engine, IReadOnlyList<ControllerPl
     /// <summary>Connections open now, for `memory` (set by the server).</summary>
     public Func<int> Connections { get; set; } = () => 0;
 
+    /// <summary>Which FUSE transport serves, for `status` (set once the session exists).</summary>
+    public Func<IEnumerable<string>> Transport { get; set; } = () => [];
+
     /// <summary>`cgfs exec` trees supervised now, for `memory` (set by the server).</summary>
     public Func<int> Supervised { get; set; } = () => 0;
 
@@ -66,6 +69,8 @@ public sealed class ControlRequests(Hierarchy engine, IReadOnlyList<ControllerPl
     {
         o.Append("version ").Append(ControlGrammar.Version).Append('\n');
         o.Append("mount ").Append(mountPoint).Append('\n');
+        foreach (var line in Transport())
+            o.Append(line).Append('\n');
         foreach (var line in engine.Run(() => plugins.SelectMany(p => p.StatusLocked()).ToArray()))
             o.Append(line).Append('\n');
     }

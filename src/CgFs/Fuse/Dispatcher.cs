@@ -29,16 +29,27 @@ public sealed partial class Dispatcher
     /// <summary>Entry and attribute cache lifetime, in seconds (see <see cref="Fuse.CacheSeconds"/>).</summary>
     private const ulong Timeout = Fuse.CacheSeconds;
 
-    /// <summary>Handles one request in <paramref name="request"/>; writes the reply (if any) into
-    /// <paramref name="reply"/> and returns its length, 0 when the operation has no reply.</summary>
+    /// <summary>Handles one request in <paramref name="request"/> (header and body, as read from
+    /// /dev/fuse); writes the reply (if any) into <paramref name="reply"/> and returns its length,
+    /// 0 when the operation has no reply.</summary>
     public int Handle(ReadOnlySpan<byte> request, Span<byte> reply)
     {
         if (request.Length < HeaderSize)
             return 0;
         var h = MemoryMarshal.Read<InHeader>(request);
         var body = request[HeaderSize..Math.Min((int)h.Len, request.Length)];
+        if (!Serve(h, body, reply[OutHeaderSize..], out var outHeader))
+            return 0;
+        MemoryMarshal.Write(reply, in outHeader);
+        return (int)outHeader.Len;
+    }
+
+    /// <summary>Serves one request whose header and body arrived apart (FUSE over io_uring):
+    /// the reply's payload goes into <paramref name="payload"/>, its header into
+    /// <paramref name="reply"/>; false when the operation has no reply.</summary>
+    public bool Serve(in InHeader h, ReadOnlySpan<byte> body, Span<byte> payload, out OutHeader reply)
+    {
         var caller = new Caller(h.Uid, h.Gid, (int)h.Pid);
-        var payload = reply[OutHeaderSize..];
         int error, length = 0;
         try
         {
@@ -49,14 +60,18 @@ public sealed partial class Dispatcher
             log?.Invoke($"bug: {h.Opcode} on node {h.NodeId} threw {e}");
             (error, length) = (EIO, 0);
         }
+        reply = default;
         if (error < 0)
-            return 0; // no reply for this opcode
+            return false; // no reply for this opcode
         if (error != 0)
             length = 0;
-        var outHeader = new OutHeader { Len = (uint)(OutHeaderSize + length), Error = -error, Unique = h.Unique };
-        MemoryMarshal.Write(reply, in outHeader);
-        return OutHeaderSize + length;
+        reply = new OutHeader { Len = (uint)(OutHeaderSize + length), Error = -error, Unique = h.Unique };
+        return true;
     }
+
+    /// <summary>The transport's say in INIT: given what the kernel offers, the flags2 bits it
+    /// takes (FUSE_OVER_IO_URING when it has set up its rings).</summary>
+    public Func<InitIn, uint>? NegotiateTransport { get; set; }
 
     private const int NoReply = -1;
 
@@ -142,6 +157,11 @@ public sealed partial class Dispatcher
             TimeGran = 1,
             MaxPages = (ushort)(Fuse.MaxWrite / 4096),
         };
+        if (NegotiateTransport?.Invoke(i) is uint flags2 and not 0)
+        {
+            reply.Flags |= Fuse.InitExt;
+            reply.Flags2 = flags2;
+        }
         return (0, Write(o, reply));
     }
 

@@ -81,8 +81,41 @@ public static unsafe class Mounter
             throw new IOException($"fusermount3 did not mount {mountPoint} (exit {(helper.HasExited ? helper.ExitCode : -1)})");
         }
         Interop.Sys.Fcntl(fd, Interop.Sys.F_SETFD, Interop.Sys.FD_CLOEXEC);
+        StartAbortWatcher(ours, mountPoint);
         return new Mounted(fd, mountPoint, ours);
     }
+
+    /// <summary>
+    /// fusermount3's auto_unmount unmounts once the commfd closes *and* opening the mount point
+    /// then fails with ENOTCONN. After SIGKILL the kernel aborts the connection when the last
+    /// reference to the /dev/fuse file goes; under FUSE over io_uring the rings' commands hold
+    /// references the kernel drops asynchronously, after the fds are closed, so fusermount3 would
+    /// look too early — its open is caught by the abort and fails ECONNABORTED, which it ignores —
+    /// and leave a stale mount. A watcher shell therefore holds the commfd too, until the
+    /// connection is gone: `cat` returns when the daemon dies (its stdin is a pipe only the daemon
+    /// writes to), `ls` returns when the connection is aborted (at once, or when the abort ends
+    /// its request). After a clean exit the mount is gone already and `ls` returns at once.
+    /// </summary>
+    private static void StartAbortWatcher(int commFd, string mountPoint)
+    {
+        var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, RedirectStandardInput = true };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("cat >/dev/null; ls -- \"$1\" >/dev/null 2>&1; exit 0");
+        psi.ArgumentList.Add("cgfs-abort-watcher");
+        psi.ArgumentList.Add(mountPoint);
+        Interop.Sys.Fcntl(commFd, Interop.Sys.F_SETFD, 0);
+        try
+        {
+            // Kept for the daemon's life: the pipe to its stdin is the daemon's life line.
+            Watcher = Process.Start(psi);
+        }
+        finally
+        {
+            Interop.Sys.Fcntl(commFd, Interop.Sys.F_SETFD, Interop.Sys.FD_CLOEXEC);
+        }
+    }
+
+    private static Process? Watcher;
 
 
     /// <summary>Lazily unmounts; the session's reader threads then see ENODEV and return.</summary>

@@ -29,6 +29,10 @@ public static class Fuse
     public const uint ReaddirplusAuto = 1 << 14;
     public const uint ParallelDirops = 1 << 18;
     public const uint MaxPages = 1 << 22;
+    /// <summary>FUSE_INIT_EXT: the flags continue in flags2 (bits 32–63).</summary>
+    public const uint InitExt = 1u << 30;
+    /// <summary>FUSE_OVER_IO_URING (bit 41), as a flags2 bit.</summary>
+    public const uint OverIoUring2 = 1u << (41 - 32);
 
     public const uint FopenDirectIo = 1 << 0;
 
@@ -51,6 +55,24 @@ public static class Fuse
     public const int MaxWrite = 128 * 1024;
     /// <summary>A request buffer must hold max_write plus the headers.</summary>
     public const int RequestBufferSize = MaxWrite + 4096;
+}
+
+/// <summary>FUSE over io_uring (linux/fuse.h 7.42): the commands and the layout of
+/// struct fuse_uring_req_header, the per-entry header buffer the kernel reads and writes.</summary>
+public static class FuseUring
+{
+    public const uint CmdRegister = 1, CmdCommitAndFetch = 2;
+    /// <summary>fuse_in_header on the way in, fuse_out_header on the way out.</summary>
+    public const int InOut = 0;
+    /// <summary>The opcode's own header (FUSE_URING_OP_IN_OUT_SZ bytes); the rest of the
+    /// request is in the payload buffer.</summary>
+    public const int OpIn = 128, OpInSize = 128;
+    /// <summary>struct fuse_uring_ent_in_out: flags, commit_id, payload_sz.</summary>
+    public const int CommitId = 256 + 8, PayloadSize = 256 + 16;
+    public const int HeaderSize = 256 + 32;
+    /// <summary>struct fuse_uring_cmd_req in the SQE's command area (offset 48): flags,
+    /// commit_id, qid.</summary>
+    public const int SqeCmdFlags = 48, SqeCmdCommitId = 56, SqeCmdQid = 64;
 }
 
 [StructLayout(LayoutKind.Sequential)]

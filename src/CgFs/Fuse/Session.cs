@@ -7,7 +7,9 @@ namespace CgFs.Fuse;
 /// <summary>
 /// A FUSE session on an open /dev/fuse descriptor. Several reader threads read the same fd;
 /// each serves the request it read and writes the reply itself — a hand-off to another thread
-/// costs a cross-CPU wake-up, which costs more than serving the request does.
+/// costs a cross-CPU wake-up, which costs more than serving the request does. When INIT
+/// negotiates FUSE over io_uring, a <see cref="UringTransport"/> serves the requests instead
+/// and the readers are left with FORGET and INTERRUPT.
 ///
 /// Hazards: the kernel answers read(2) with ENOENT when the request was interrupted (retry) and
 /// ENODEV once the filesystem is unmounted (stop). A filesystem callback must never block on
@@ -21,13 +23,63 @@ public sealed unsafe class Session : IFuseNotifier
     private readonly Action<string> _log;
     private readonly object _notifyLock = new();
     private readonly BlockingCollection<(IReadOnlyList<(ulong Parent, string Name)> Entries, ManualResetEventSlim Done)> _invalidations = new();
+    private readonly TransportMode _mode;
+    /// <summary>Rings set up while INIT is answered, started once its reply is written.</summary>
+    private UringTransport? _starting;
+    private volatile UringTransport? _uring;
+    private string _transport = "/dev/fuse (no INIT yet)";
 
-    public Session(int fd, IFuseFileSystem fs, Action<string> log)
+    public Session(int fd, IFuseFileSystem fs, Action<string> log, TransportMode mode = TransportMode.DevFuse)
     {
         _fd = fd;
         _log = log;
-        _dispatcher = new Dispatcher(fs, log);
+        _mode = mode;
+        _dispatcher = new Dispatcher(fs, log) { NegotiateTransport = Negotiate };
         new Thread(SendInvalidations) { IsBackground = true, Name = "fuse-invalidate" }.Start();
+    }
+
+    /// <summary>What serves requests, for `cgfs ctl status`: "transport io_uring" and a line per
+    /// queue with its request count, or "transport /dev/fuse" and why not io_uring.</summary>
+    public IEnumerable<string> TransportStatus()
+    {
+        yield return "transport " + _transport;
+        if (_uring is { } u)
+            foreach (var (count, q) in u.Requests.Select((c, i) => (c, i)))
+                yield return $"io_uring queue {q} requests {count}";
+    }
+
+    /// <summary>INIT: take FUSE over io_uring when it is offered, wanted and the rings can be set up.</summary>
+    private uint Negotiate(InitIn init)
+    {
+        bool offered = (init.Flags & Fuse.InitExt) != 0 && (init.Flags2 & Fuse.OverIoUring2) != 0;
+        string? why = _mode == TransportMode.DevFuse ? "-o no_io_uring"
+            : !offered ? "the kernel does not offer FUSE over io_uring (Linux 6.14+, CONFIG_FUSE_IO_URING, Y in /sys/module/fuse/parameters/enable_uring)"
+            : null;
+        if (why is null && UringTransport.TryCreate(_fd, _dispatcher, _log, out why) is { } rings)
+        {
+            _starting = rings;
+            return Fuse.OverIoUring2;
+        }
+        _transport = $"/dev/fuse (io_uring: {why})";
+        _log($"serving on /dev/fuse: {(why == "-o no_io_uring" ? why : "io_uring unavailable: " + why)}");
+        return 0;
+    }
+
+    /// <summary>After the INIT reply: every queue registers, or the mount could never be served
+    /// (the kernel holds every request until all queues have) — then the daemon exits, and the
+    /// mount with it.</summary>
+    private void StartRings()
+    {
+        if (Interlocked.Exchange(ref _starting, null) is not { } rings)
+            return;
+        if (rings.Start() is { } refused)
+        {
+            _log($"io_uring was negotiated but {refused}; the kernel holds every request until all queues register: exiting");
+            Environment.Exit(70);
+        }
+        _uring = rings;
+        _transport = "io_uring";
+        _log($"serving on io_uring: {UringTransport.PossibleCpus()} queues (one per CPU), {UringTransport.Depth} entries each");
     }
 
     /// <summary>Serves requests on <paramref name="threads"/> threads until the mount goes away.</summary>
@@ -41,6 +93,11 @@ public sealed unsafe class Session : IFuseNotifier
         }
         foreach (var t in workers)
             t.Join();
+        if (_uring is { } rings)
+        {
+            rings.Stop();
+            rings.Dispose();
+        }
     }
 
     private void Loop()
@@ -72,6 +129,8 @@ public sealed unsafe class Session : IFuseNotifier
                     if (errno != ENOENT)
                         _log($"write /dev/fuse: errno {errno}");
                 }
+                if (_starting is not null)
+                    StartRings();
             }
         }
     }

@@ -127,6 +127,12 @@ public sealed class Mount : Tree
             }
             Thread.Sleep(20);
         }
+        if (TransportSetup.ExpectedStatusLine is { } line && !Ctl("status").Out.Contains(line))
+        {
+            var status = Ctl("status").Out;
+            Dispose();
+            throw new InvalidOperationException($"CGFS_TEST_TRANSPORT={TransportSetup.Wanted}, but the mount serves otherwise:\n{status}");
+        }
     }
 
     public string MountPoint { get; }

@@ -1,10 +1,13 @@
 /*
- * fsbench: the same file operations, interleaved, against two cgroup trees — the kernel's own
- * cgroup2 and a cgfs mount — printing p50/p99 latency per operation and the ratio cgfs/kernel.
- * Interleaving (a batch on one target, then the same batch on the other, repeated) makes
- * machine noise hit both sides alike.
+ * fsbench: the same file operations, interleaved, against up to four cgroup trees — the kernel's
+ * own cgroup2, the C libfuse floor, cgfs on each FUSE transport — printing p50/p99 latency per
+ * operation and the ratios asked for. Interleaving (a batch on each target in turn, repeated,
+ * the first target rotating each round so none gets the cold or the warm slot for good) makes
+ * machine noise hit every side alike.
  *
- * usage: fsbench KERNEL_DIR CGFS_DIR [SCALE]     (SCALE 1 = 1k/10k siblings; tests use less)
+ * usage: fsbench DIR... [SCALE]                   (SCALE 1 = 1k/10k siblings; tests use less)
+ *        FSBENCH_LABELS=kernel,floor,...          names of the targets (default: the last path part)
+ *        FSBENCH_RATIOS=cgfs/floor,cgfs/kernel    ratio columns, by label (default: 2nd/1st)
  *        fsbench --populate DIR N                 mkdir N cgroups under DIR/pop, printing mkdir,
  *                                                 read and rmdir latency at the start and at the end
  */
@@ -12,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +66,8 @@ static const char *names[OP_COUNT] = {
     "open+write+close invalid", "open+read+close cgroup.procs", "open+read+close limit",
     "read loop, 1 thread", "read loop, 2 threads", "read loop, 4 threads" };
 
-static samples S[2][OP_COUNT];
+#define MAX_TARGETS 4
+static samples S[MAX_TARGETS][OP_COUNT];
 
 static void siblings(int t, const char *root, int n, int op_mk, int op_rm, int op_readdir) {
     char path[512];
@@ -287,29 +292,81 @@ int main(int argc, char **argv) {
     if (argc == 4 && !strcmp(argv[1], "--populate-and-remove"))
         return populate(argv[2], atoi(argv[3]), 1);
     if (argc < 3) {
-        fprintf(stderr, "usage: fsbench KERNEL_DIR CGFS_DIR [SCALE]\n");
+        fprintf(stderr, "usage: fsbench DIR... [SCALE]\n");
         return 2;
     }
-    const char *roots[2] = { argv[1], argv[2] };
-    double scale = argc > 3 ? atof(argv[3]) : 1.0;
-    for (int t = 0; t < 2; t++)
+    char *end;
+    double scale = strtod(argv[argc - 1], &end);
+    int n = *end == 0 ? argc - 2 : argc - 1;
+    if (*end != 0) scale = 1.0;
+    if (n < 2 || n > MAX_TARGETS) { fprintf(stderr, "fsbench: 2 to %d targets\n", MAX_TARGETS); return 2; }
+    const char **roots = (const char **)argv + 1;
+    const char *labels[MAX_TARGETS];
+    char *given = getenv("FSBENCH_LABELS") ? strdup(getenv("FSBENCH_LABELS")) : NULL;
+    for (int t = 0; t < n; t++) {
+        char *l = given ? strsep(&given, ",") : NULL;
+        labels[t] = l && *l ? l : (strrchr(roots[t], '/') ? strrchr(roots[t], '/') + 1 : roots[t]);
+    }
+    for (int t = 0; t < n; t++)
         for (int o = 0; o < OP_COUNT; o++) S[t][o] = mk();
-    int rounds = 5;
+    int rounds = 6;
     for (int r = 0; r < rounds; r++) {
-        for (int t = 0; t < 2; t++) siblings(t, roots[t], (int)(1000 * scale / rounds), OP_MKDIR1K, OP_RMDIR1K, -1);
-        for (int t = 0; t < 2; t++) chain(t, roots[t]);
-        for (int t = 0; t < 2; t++) file_ops(t, roots[t], (int)(2000 * scale / rounds));
-        for (int t = 0; t < 2; t++) threads(t, roots[t], 1, OP_READ_T1, (int)(2000 * scale / rounds));
-        for (int t = 0; t < 2; t++) threads(t, roots[t], 2, OP_READ_T2, (int)(1000 * scale / rounds));
-        for (int t = 0; t < 2; t++) threads(t, roots[t], 4, OP_READ_T4, (int)(500 * scale / rounds));
+#define EACH for (int i = 0, t = r % n; i < n; i++, t = (r + i) % n)
+        EACH siblings(t, roots[t], (int)(1000 * scale / rounds), OP_MKDIR1K, OP_RMDIR1K, -1);
+        EACH chain(t, roots[t]);
+        EACH file_ops(t, roots[t], (int)(2000 * scale / rounds));
+        EACH threads(t, roots[t], 1, OP_READ_T1, (int)(2000 * scale / rounds));
+        EACH threads(t, roots[t], 2, OP_READ_T2, (int)(1000 * scale / rounds));
+        EACH threads(t, roots[t], 4, OP_READ_T4, (int)(500 * scale / rounds));
+#undef EACH
     }
-    for (int t = 0; t < 2; t++) siblings(t, roots[t], (int)(10000 * scale), OP_MKDIR10K, OP_RMDIR10K, OP_READDIR10K);
+    for (int t = 0; t < n; t++) siblings(t, roots[t], (int)(10000 * scale), OP_MKDIR10K, OP_RMDIR10K, OP_READDIR10K);
 
-    printf("%-30s %10s %10s %10s %10s %8s %8s\n", "operation (µs)", "kern p50", "kern p99", "cgfs p50", "cgfs p99", "p50 ×", "p99 ×");
-    for (int o = 0; o < OP_COUNT; o++) {
-        double k50 = pct(&S[0][o], .5), k99 = pct(&S[0][o], .99), c50 = pct(&S[1][o], .5), c99 = pct(&S[1][o], .99);
-        printf("%-30s %10.1f %10.1f %10.1f %10.1f %8.2f %8.2f\n", names[o], k50, k99, c50, c99,
-               k50 > 0 ? c50 / k50 : 0, k99 > 0 ? c99 / k99 : 0);
+    /* ratio columns: "a/b" by label */
+    int ra[8], rb[8], nr = 0;
+    char *spec = getenv("FSBENCH_RATIOS") ? strdup(getenv("FSBENCH_RATIOS")) : NULL;
+    if (!spec) { ra[0] = 1; rb[0] = 0; nr = 1; }
+    for (char *tok; spec && (tok = strsep(&spec, ",")) && nr < 8;) {
+        char *slash = strchr(tok, '/');
+        if (!slash) continue;
+        *slash = 0;
+        int a = -1, b = -1;
+        for (int t = 0; t < n; t++) {
+            if (!strcmp(labels[t], tok)) a = t;
+            if (!strcmp(labels[t], slash + 1)) b = t;
+        }
+        if (a >= 0 && b >= 0) { ra[nr] = a; rb[nr] = b; nr++; }
     }
+    printf("%-30s", "operation (µs: p50 p99)");
+    for (int t = 0; t < n; t++) printf(" %17s", labels[t]);
+    printf("  |");
+    for (int k = 0; k < nr; k++) {
+        char h[64];
+        snprintf(h, sizeof h, "%s/%s", labels[ra[k]], labels[rb[k]]);
+        printf(" %17s", h);
+    }
+    printf("\n");
+    double logsum[8][2] = { { 0 } };
+    for (int o = 0; o < OP_COUNT; o++) {
+        double p50[MAX_TARGETS], p99[MAX_TARGETS];
+        printf("%-30s", names[o]);
+        for (int t = 0; t < n; t++) {
+            p50[t] = pct(&S[t][o], .5);
+            p99[t] = pct(&S[t][o], .99);
+            printf(" %8.1f %8.1f", p50[t], p99[t]);
+        }
+        printf("  |");
+        for (int k = 0; k < nr; k++) {
+            double x = p50[rb[k]] > 0 ? p50[ra[k]] / p50[rb[k]] : 0, y = p99[rb[k]] > 0 ? p99[ra[k]] / p99[rb[k]] : 0;
+            printf("  %7.2fx %7.2fx", x, y);
+            if (x > 0 && y > 0) { logsum[k][0] += log(x); logsum[k][1] += log(y); }
+        }
+        printf("\n");
+    }
+    printf("%-30s", "geomean of the ratios");
+    for (int t = 0; t < n; t++) printf(" %17s", "");
+    printf("  |");
+    for (int k = 0; k < nr; k++) printf("  %7.2fx %7.2fx", exp(logsum[k][0] / OP_COUNT), exp(logsum[k][1] / OP_COUNT));
+    printf("\n");
     return 0;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: cgfs against the kernel's own cgroup2, measured in the same run.
-#  1. file operations (bench/fsbench.c), interleaved between the two targets: p50/p99 and ratios;
-#     1b. the same against the C libfuse floor (../shared/bench/floorfs.c); 1c. throughput at 1-8 threads
+#  1. file operations (bench/fsbench.c), one interleaved run over the kernel's cgroup2, the C libfuse
+#     floor (../shared/bench/floorfs.c), cgfs on FUSE over io_uring and cgfs on /dev/fuse: p50/p99 and
+#     the ratios cgfs/floor and cgfs/kernel per transport; 1c. throughput at 1-8 threads
 #  2. time from `cgfs mount` exec to a ready mount
 #  3. resident memory of the daemon at 100k cgroups (bytes per cgroup) and latency flatness
 #  4. cgfs exec: trapped and untrapped system calls, process start-up, plain vs covered
@@ -16,46 +17,65 @@ mnt=$work/mnt
 mkdir -p "$mnt"
 kernel=""
 cleanup() {
-  fusermount3 -u -z "$mnt" 2>/dev/null || true
+  for d in "$mnt" "$work/uring" "$work/devfuse" "$work/floor"; do fusermount3 -u -z "$d" 2>/dev/null || true; done
+  [[ -n ${uring_before:-} ]] && echo "$uring_before" > /sys/module/fuse/parameters/enable_uring || true
   [[ -n $kernel && -d $kernel ]] && find "$kernel" -depth -type d -exec rmdir {} + 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-gcc -O2 -pthread -o "$work/fsbench" "$top/bench/fsbench.c"
+gcc -O2 -pthread -o "$work/fsbench" "$top/bench/fsbench.c" -lm
 
 for m in $(awk '$3 == "cgroup2" { print $2 }' /proc/mounts); do
   if [[ -w $m/cgroup.procs ]]; then kernel=$m/cgfs-bench-$$; mkdir "$kernel"; break; fi
 done
 
-echo "== 1. file operations (µs; kernel = $(uname -r) cgroup2, cgfs = FUSE), interleaved"
-"$top/out/cgfs" mount "$mnt" --control "$work/control.sock"
-if [[ -n $kernel ]]; then
-  "$work/fsbench" "$kernel" "$mnt" "$scale"
+# FUSE over io_uring is off until root sets enable_uring; the bench sets it for its run and puts
+# the old value back.
+uring_switch=/sys/module/fuse/parameters/enable_uring
+uring_before=""
+if [[ -w $uring_switch ]]; then uring_before=$(cat "$uring_switch"); echo Y > "$uring_switch"; fi
+restore_uring() { [[ -n $uring_before ]] && echo "$uring_before" > "$uring_switch" || true; }
+
+targets=() labels=()
+if [[ -n $kernel ]]; then targets+=("$kernel"); labels+=(kernel); fi
+floor_src="$top/../shared/bench/floorfs.c"
+floor=""
+if [[ -f $floor_src ]] && gcc -O2 -o "$work/floorfs" "$floor_src" $(pkg-config fuse3 --cflags --libs) 2>/dev/null; then
+  floor=$work/floor; mkdir -p "$floor"; "$work/floorfs" "$floor"
+  targets+=("$floor"); labels+=(floor)
 else
-  echo "skipped: no writable cgroup2 hierarchy on this machine, so there is no kernel to compare with"
+  echo "(no C floor: $floor_src or libfuse3-dev is missing)"
 fi
-fusermount3 -u "$mnt"; sleep 0.5
+mkdir -p "$work/uring" "$work/devfuse"
+"$top/out/cgfs" mount "$work/uring" -o io_uring --control "$work/uring.sock"
+uring_status=$("$top/out/cgfs" ctl --control "$work/uring.sock" status | grep '^transport ')
+if [[ $uring_status == "transport io_uring" ]]; then
+  targets+=("$work/uring"); labels+=(uring)
+else
+  echo "cgfs on io_uring: unavailable here ($uring_status); measuring the rest"
+fi
+"$top/out/cgfs" mount "$work/devfuse" -o no_io_uring --control "$work/devfuse.sock"
+targets+=("$work/devfuse"); labels+=(devfuse)
+unmount_all() {
+  for d in "$work/uring" "$work/devfuse" ${floor:+"$floor"}; do fusermount3 -u "$d" 2>/dev/null || true; done
+  sleep 0.5
+}
+
+echo "== 1. file operations, one interleaved run (µs): $(IFS=,; echo "${labels[*]}")"
+echo "   kernel = $(uname -r) cgroup2; floor = ../shared/bench/floorfs.c (C libfuse3, the fastest FUSE server of"
+echo "   this tree shape); uring = cgfs on FUSE over io_uring; devfuse = cgfs on /dev/fuse"
+ratios=""
+for c in uring devfuse; do for b in floor kernel; do ratios+="$c/$b,"; done; done
+ratios+="uring/devfuse"
+FSBENCH_LIMIT=cgroup.max.descendants FSBENCH_LABELS=$(IFS=,; echo "${labels[*]}") FSBENCH_RATIOS=$ratios \
+  "$work/fsbench" "${targets[@]}" "$scale"
 
 echo
-echo "== 1b. file operations against the C libfuse floor (../shared/bench/floorfs.c: the fastest FUSE server of"
-echo "       this tree shape), interleaved, both orders (the first-listed target gets a bias on mkdir/rmdir here)"
-floor_src="$top/../shared/bench/floorfs.c"
-if [[ -f $floor_src ]] && gcc -O2 -o "$work/floorfs" "$floor_src" $(pkg-config fuse3 --cflags --libs) 2>/dev/null; then
-  mkdir -p "$work/floor"
-  "$work/floorfs" "$work/floor"
-  "$top/out/cgfs" mount "$mnt" --control "$work/control.sock"
-  echo "-- floor first, cgfs second (ratio = cgfs/floor)"
-  FSBENCH_LIMIT=cgroup.max.descendants "$work/fsbench" "$work/floor" "$mnt" "$scale"
-  echo "-- cgfs first, floor second (ratio = floor/cgfs)"
-  FSBENCH_LIMIT=cgroup.max.descendants "$work/fsbench" "$mnt" "$work/floor" "$scale"
-  echo
-  echo "== 1c. throughput: open+read+close per second with 1, 2, 4 and 8 threads (kernel, floor, cgfs)"
-  FSBENCH_LIMIT=cgroup.max.descendants "$work/fsbench" --throughput ${kernel:+"$kernel"} "$work/floor" "$mnt"
-  fusermount3 -u "$work/floor"; fusermount3 -u "$mnt"; sleep 0.5
-else
-  echo "skipped: $floor_src or libfuse3-dev is missing"
-fi
+echo "== 1c. throughput: open+read+close per second with 1, 2, 4 and 8 threads, same targets"
+FSBENCH_LIMIT=cgroup.max.descendants "$work/fsbench" --throughput "${targets[@]}"
+unmount_all
+restore_uring
 
 echo
 echo "== 2. mount ready: exec of 'cgfs mount' until it returns with the mount answering (10 runs)"

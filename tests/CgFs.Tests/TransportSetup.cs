@@ -6,7 +6,7 @@ using NUnit.Framework;
 /// choosing it with CGFS_TEST_TRANSPORT (io_uring or dev_fuse). Mounts use the default (auto),
 /// as users do; this fixture sets the kernel's switch (/sys/module/fuse/parameters/enable_uring)
 /// to match for the run and puts the old value back afterwards, and every <see cref="Mount"/>
-/// checks with `cgfs ctl status` that the transport asked for is the one serving.
+/// checks with `cgfs ctl status` that the transport the switch and its options call for serves.
 /// </summary>
 [SetUpFixture]
 public sealed class TransportSetup
@@ -42,11 +42,14 @@ public sealed class TransportSetup
             File.WriteAllText(EnableUring, _before);
     }
 
-    /// <summary>The status line a mount must show under the wanted transport.</summary>
-    public static string? ExpectedStatusLine => Wanted switch
+    /// <summary>The status line a mount with <paramref name="args"/> must show while the matrix runs
+    /// (null outside it): the default (auto) takes io_uring exactly when the kernel switch is on.</summary>
+    public static string? ExpectedStatusLine(IEnumerable<string> args)
     {
-        "io_uring" => "transport io_uring\n",
-        "dev_fuse" => "transport /dev/fuse",
-        _ => null,
-    };
+        if (Wanted is null)
+            return null;
+        bool refused = args.Any(a => a.Split(',').Contains("no_io_uring"));
+        bool offered = File.Exists(EnableUring) && File.ReadAllText(EnableUring).Trim() == "Y";
+        return offered && !refused ? "transport io_uring\n" : "transport /dev/fuse";
+    }
 }

@@ -28,6 +28,8 @@ public sealed unsafe class Session : IFuseNotifier
     private UringTransport? _starting;
     private volatile UringTransport? _uring;
     private string _transport = "/dev/fuse (no INIT yet)";
+    /// <summary>FORGET/BATCH_FORGET and INTERRUPT requests read from /dev/fuse (they never travel on a ring).</summary>
+    private long _forgets, _interrupts;
 
     public Session(int fd, IFuseFileSystem fs, Action<string> log, TransportMode mode = TransportMode.DevFuse)
     {
@@ -46,6 +48,7 @@ public sealed unsafe class Session : IFuseNotifier
         if (_uring is { } u)
             foreach (var (count, q) in u.Requests.Select((c, i) => (c, i)))
                 yield return $"io_uring queue {q} requests {count}";
+        yield return $"fuse forgets {Interlocked.Read(ref _forgets)} interrupts {Interlocked.Read(ref _interrupts)}";
     }
 
     /// <summary>INIT: take FUSE over io_uring when it is offered, wanted and the rings can be set up.</summary>
@@ -119,6 +122,7 @@ public sealed unsafe class Session : IFuseNotifier
                         _log($"read /dev/fuse: errno {errno}");
                     return;
                 }
+                Count(((InHeader*)req)->Opcode);
                 int len = _dispatcher.Handle(new ReadOnlySpan<byte>(req, (int)n), new Span<byte>(rep, reply.Length));
                 if (len > 0 && Interop.Sys.Write(_fd, rep, len) < 0)
                 {
@@ -133,6 +137,14 @@ public sealed unsafe class Session : IFuseNotifier
                     StartRings();
             }
         }
+    }
+
+    private void Count(Opcode opcode)
+    {
+        if (opcode is Opcode.Forget or Opcode.BatchForget)
+            Interlocked.Increment(ref _forgets);
+        else if (opcode == Opcode.Interrupt)
+            Interlocked.Increment(ref _interrupts);
     }
 
     public void NotifyPoll(ulong kh)

@@ -83,6 +83,18 @@ internal static unsafe partial class Interop
             return SchedSetAffinity(0, 16 * sizeof(ulong), mask);
         }
 
+        private const int SchedIdle = 5;
+
+        /// <summary>Makes the calling thread SCHED_IDLE.</summary>
+        internal static int SetSchedIdle()
+        {
+            int priority = 0;
+            return SchedSetScheduler(0, SchedIdle, &priority);
+        }
+
+        [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
+        private static partial int SchedSetScheduler(int pid, int policy, int* param);
+
         [LibraryImport("libc", EntryPoint = "sched_setaffinity", SetLastError = true)]
         private static partial int SchedSetAffinity(int pid, nuint size, ulong* mask);
 

@@ -127,7 +127,7 @@ public sealed class Mount : Tree
             }
             Thread.Sleep(20);
         }
-        if (TransportSetup.ExpectedStatusLine is { } line && !Ctl("status").Out.Contains(line))
+        if (TransportSetup.ExpectedStatusLine(args) is { } line && !Ctl("status").Out.Contains(line))
         {
             var status = Ctl("status").Out;
             Dispose();

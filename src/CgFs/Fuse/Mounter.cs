@@ -81,7 +81,7 @@ public static unsafe class Mounter
             throw new IOException($"fusermount3 did not mount {mountPoint} (exit {(helper.HasExited ? helper.ExitCode : -1)})");
         }
         Interop.Sys.Fcntl(fd, Interop.Sys.F_SETFD, Interop.Sys.FD_CLOEXEC);
-        StartAbortWatcher(ours, mountPoint);
+        StartAbortWatcher(ours, mountPoint, fusermount);
         return new Mounted(fd, mountPoint, ours);
     }
 
@@ -89,20 +89,22 @@ public static unsafe class Mounter
     /// fusermount3's auto_unmount unmounts once the commfd closes *and* opening the mount point
     /// then fails with ENOTCONN. After SIGKILL the kernel aborts the connection when the last
     /// reference to the /dev/fuse file goes; under FUSE over io_uring the rings' commands hold
-    /// references the kernel drops asynchronously, after the fds are closed, so fusermount3 would
-    /// look too early — its open is caught by the abort and fails ECONNABORTED, which it ignores —
-    /// and leave a stale mount. A watcher shell therefore holds the commfd too, until the
-    /// connection is gone: `cat` returns when the daemon dies (its stdin is a pipe only the daemon
-    /// writes to), `ls` returns when the connection is aborted (at once, or when the abort ends
-    /// its request). After a clean exit the mount is gone already and `ls` returns at once.
+    /// references the kernel drops asynchronously, after the fds are closed, and a request caught
+    /// in that window fails ECONNABORTED — which fusermount3 takes for "still alive", leaving a
+    /// stale mount (seen in 2 of ~50 kill cycles under load). So a watcher shell shares the
+    /// commfd and does the job itself: `cat` returns when the daemon is gone (its stdin is a pipe
+    /// only the daemon writes to); if the mount point then fails to list (ENOTCONN or
+    /// ECONNABORTED: a dead connection) it is still ours, dead, and is detached. A mount point
+    /// that lists is unmounted already (clean exit) or someone else's live mount: left alone.
     /// </summary>
-    private static void StartAbortWatcher(int commFd, string mountPoint)
+    private static void StartAbortWatcher(int commFd, string mountPoint, string fusermount)
     {
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, RedirectStandardInput = true };
         psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add("cat >/dev/null; ls -- \"$1\" >/dev/null 2>&1; exit 0");
+        psi.ArgumentList.Add("cat >/dev/null; ls -- \"$1\" >/dev/null 2>&1 || ! mountpoint -q -- \"$1\" || \"$2\" -u -z -- \"$1\" 2>/dev/null; exit 0");
         psi.ArgumentList.Add("cgfs-abort-watcher");
         psi.ArgumentList.Add(mountPoint);
+        psi.ArgumentList.Add(fusermount);
         Interop.Sys.Fcntl(commFd, Interop.Sys.F_SETFD, 0);
         try
         {

@@ -35,7 +35,6 @@ done
 uring_switch=/sys/module/fuse/parameters/enable_uring
 uring_before=""
 if [[ -w $uring_switch ]]; then uring_before=$(cat "$uring_switch"); echo Y > "$uring_switch"; fi
-restore_uring() { [[ -n $uring_before ]] && echo "$uring_before" > "$uring_switch" || true; }
 
 targets=() labels=()
 if [[ -n $kernel ]]; then targets+=("$kernel"); labels+=(kernel); fi
@@ -75,23 +74,25 @@ echo
 echo "== 1c. throughput: open+read+close per second with 1, 2, 4 and 8 threads, same targets"
 FSBENCH_LIMIT=cgroup.max.descendants "$work/fsbench" --throughput "${targets[@]}"
 unmount_all
-restore_uring
 
 echo
-echo "== 2. mount ready: exec of 'cgfs mount' until it returns with the mount answering (10 runs)"
-times=()
-for i in $(seq 10); do
-  t0=$(date +%s%N)
-  "$top/out/cgfs" mount "$mnt" --control "$work/control.sock"
-  t1=$(date +%s%N)
-  times+=($(( (t1 - t0) / 1000000 )))
-  fusermount3 -u "$mnt"; sleep 0.3
+echo "== 2. mount ready: exec of 'cgfs mount' until it returns with the mount answering (10 runs per transport)"
+for transport in io_uring no_io_uring; do
+  times=()
+  for i in $(seq 10); do
+    t0=$(date +%s%N)
+    "$top/out/cgfs" mount "$mnt" -o $transport --control "$work/control.sock"
+    t1=$(date +%s%N)
+    times+=($(( (t1 - t0) / 1000000 )))
+    fusermount3 -u "$mnt"; sleep 0.3
+  done
+  printf '%-16s' "-o $transport"
+  printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "median %d ms, min %d ms, max %d ms\n", a[int((NR + 1) / 2)], a[1], a[NR] }'
 done
-printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "median %d ms, min %d ms, max %d ms\n", a[int((NR + 1) / 2)], a[1], a[NR] }'
-
 echo
 echo "== 3. $count cgroups in one cgfs: resident memory and flatness"
 "$top/out/cgfs" mount "$mnt" --control "$work/control.sock"
+"$top/out/cgfs" ctl --control "$work/control.sock" status | grep "^transport "
 pid=$(pgrep -f "cgfs mount $mnt" | head -n 1)
 rss() { awk '/^VmRSS/ { print $2 * 1024 }' "/proc/$pid/status"; }
 "$work/fsbench" --populate-and-remove "$mnt" 1000 >/dev/null   # warm up the daemon's code paths

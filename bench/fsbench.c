@@ -282,31 +282,8 @@ static int throughput(int count, char **roots) {
     return 0;
 }
 
-int main(int argc, char **argv) {
-    if (getenv("FSBENCH_LIMIT"))
-        limit_file = getenv("FSBENCH_LIMIT");
-    if (argc >= 3 && !strcmp(argv[1], "--throughput"))
-        return throughput(argc - 2, argv + 2);
-    if (argc == 4 && !strcmp(argv[1], "--populate"))
-        return populate(argv[2], atoi(argv[3]), 0);
-    if (argc == 4 && !strcmp(argv[1], "--populate-and-remove"))
-        return populate(argv[2], atoi(argv[3]), 1);
-    if (argc < 3) {
-        fprintf(stderr, "usage: fsbench DIR... [SCALE]\n");
-        return 2;
-    }
-    char *end;
-    double scale = strtod(argv[argc - 1], &end);
-    int n = *end == 0 ? argc - 2 : argc - 1;
-    if (*end != 0) scale = 1.0;
-    if (n < 2 || n > MAX_TARGETS) { fprintf(stderr, "fsbench: 2 to %d targets\n", MAX_TARGETS); return 2; }
-    const char **roots = (const char **)argv + 1;
-    const char *labels[MAX_TARGETS];
-    char *given = getenv("FSBENCH_LABELS") ? strdup(getenv("FSBENCH_LABELS")) : NULL;
-    for (int t = 0; t < n; t++) {
-        char *l = given ? strsep(&given, ",") : NULL;
-        labels[t] = l && *l ? l : (strrchr(roots[t], '/') ? strrchr(roots[t], '/') + 1 : roots[t]);
-    }
+/* The interleaved run: each batch on every target in turn, the first target rotating each round. */
+static void run_rounds(int n, const char **roots, double scale) {
     for (int t = 0; t < n; t++)
         for (int o = 0; o < OP_COUNT; o++) S[t][o] = mk();
     int rounds = 6;
@@ -321,12 +298,14 @@ int main(int argc, char **argv) {
 #undef EACH
     }
     for (int t = 0; t < n; t++) siblings(t, roots[t], (int)(10000 * scale), OP_MKDIR10K, OP_RMDIR10K, OP_READDIR10K);
+}
 
-    /* ratio columns: "a/b" by label */
-    int ra[8], rb[8], nr = 0;
+/* FSBENCH_RATIOS "a/b,..." by label into index pairs; default: 2nd/1st. Returns the count. */
+static int parse_ratios(int n, const char **labels, int *ra, int *rb) {
     char *spec = getenv("FSBENCH_RATIOS") ? strdup(getenv("FSBENCH_RATIOS")) : NULL;
-    if (!spec) { ra[0] = 1; rb[0] = 0; nr = 1; }
-    for (char *tok; spec && (tok = strsep(&spec, ",")) && nr < 8;) {
+    int nr = 0;
+    if (!spec) { ra[0] = 1; rb[0] = 0; return 1; }
+    for (char *tok; (tok = strsep(&spec, ",")) && nr < 8;) {
         char *slash = strchr(tok, '/');
         if (!slash) continue;
         *slash = 0;
@@ -337,6 +316,10 @@ int main(int argc, char **argv) {
         }
         if (a >= 0 && b >= 0) { ra[nr] = a; rb[nr] = b; nr++; }
     }
+    return nr;
+}
+
+static void print_table(int n, const char **labels, int nr, const int *ra, const int *rb) {
     printf("%-30s", "operation (µs: p50 p99)");
     for (int t = 0; t < n; t++) printf(" %17s", labels[t]);
     printf("  |");
@@ -368,5 +351,36 @@ int main(int argc, char **argv) {
     printf("  |");
     for (int k = 0; k < nr; k++) printf("  %7.2fx %7.2fx", exp(logsum[k][0] / OP_COUNT), exp(logsum[k][1] / OP_COUNT));
     printf("\n");
+}
+
+int main(int argc, char **argv) {
+    if (getenv("FSBENCH_LIMIT"))
+        limit_file = getenv("FSBENCH_LIMIT");
+    if (argc >= 3 && !strcmp(argv[1], "--throughput"))
+        return throughput(argc - 2, argv + 2);
+    if (argc == 4 && !strcmp(argv[1], "--populate"))
+        return populate(argv[2], atoi(argv[3]), 0);
+    if (argc == 4 && !strcmp(argv[1], "--populate-and-remove"))
+        return populate(argv[2], atoi(argv[3]), 1);
+    if (argc < 3) {
+        fprintf(stderr, "usage: fsbench DIR... [SCALE]\n");
+        return 2;
+    }
+    char *end;
+    double scale = strtod(argv[argc - 1], &end);
+    int n = *end == 0 ? argc - 2 : argc - 1;
+    if (*end != 0) scale = 1.0;
+    if (n < 2 || n > MAX_TARGETS) { fprintf(stderr, "fsbench: 2 to %d targets\n", MAX_TARGETS); return 2; }
+    const char **roots = (const char **)argv + 1;
+    const char *labels[MAX_TARGETS];
+    char *given = getenv("FSBENCH_LABELS") ? strdup(getenv("FSBENCH_LABELS")) : NULL;
+    for (int t = 0; t < n; t++) {
+        char *l = given ? strsep(&given, ",") : NULL;
+        labels[t] = l && *l ? l : (strrchr(roots[t], '/') ? strrchr(roots[t], '/') + 1 : roots[t]);
+    }
+    run_rounds(n, roots, scale);
+    int ra[8], rb[8];
+    int nr = parse_ratios(n, labels, ra, rb);
+    print_table(n, labels, nr, ra, rb);
     return 0;
 }

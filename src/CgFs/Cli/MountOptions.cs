@@ -5,7 +5,7 @@ namespace CgFs.Cli;
 /// <summary>What `cgfs mount` was asked to do. With no --rdma-device, --misc or --config, the
 /// embedded default: rdma devices mlx5_0, mlx5_1; misc sev=509, sev_es=16.</summary>
 public sealed record MountOptions(string MountPoint, bool Foreground, List<string> FuseOptions, List<ConfigEntry> Entries,
-    int Threads, string? Log, string Control, string? State, bool RdmaLegacy, Fuse.TransportMode Transport = Fuse.TransportMode.Auto)
+    int Threads, string? Log, string Control, string? State, bool RdmaLegacy, Fuse.TransportMode Transport = Fuse.TransportMode.IoUring)
 {
     /// <summary>-o options that are cgfs's, not the kernel's: the transport.</summary>
     private static readonly Dictionary<string, Fuse.TransportMode> TransportOptions = new()
@@ -66,7 +66,7 @@ public sealed record MountOptions(string MountPoint, bool Foreground, List<strin
         public string? MountPoint, Log, Control, State;
         public bool Foreground, RdmaLegacy;
         public int Threads = 2;
-        public Fuse.TransportMode Transport = Fuse.TransportMode.Auto;
+        public Fuse.TransportMode Transport = Fuse.TransportMode.IoUring;
         public readonly List<string> FuseOptions = new();
         /// <summary>Devices and types given explicitly; null: the embedded default.</summary>
         public List<ConfigEntry>? Entries;

@@ -54,17 +54,24 @@ public sealed unsafe class Session : IFuseNotifier
     /// <summary>INIT: take FUSE over io_uring when it is offered, wanted and the rings can be set up.</summary>
     private uint Negotiate(InitIn init)
     {
+        if (_mode == TransportMode.DevFuse)
+            return ServeDevFuse("-o no_io_uring", "-o no_io_uring");
         bool offered = (init.Flags & Fuse.InitExt) != 0 && (init.Flags2 & Fuse.OverIoUring2) != 0;
-        string? why = _mode == TransportMode.DevFuse ? "-o no_io_uring"
-            : !offered ? "the kernel does not offer FUSE over io_uring (Linux 6.14+, CONFIG_FUSE_IO_URING, Y in /sys/module/fuse/parameters/enable_uring)"
-            : null;
+        string? why = offered ? null
+            : "the kernel does not offer FUSE over io_uring (Linux 6.14+, CONFIG_FUSE_IO_URING, Y in /sys/module/fuse/parameters/enable_uring)";
         if (why is null && UringTransport.TryCreate(_fd, _dispatcher, _log, out why) is { } rings)
         {
             _starting = rings;
             return Fuse.OverIoUring2;
         }
+        return ServeDevFuse(why!, "io_uring unavailable: " + why);
+    }
+
+    /// <summary>Stays on /dev/fuse, saying why in the status and in one log line.</summary>
+    private uint ServeDevFuse(string why, string logged)
+    {
         _transport = $"/dev/fuse (io_uring: {why})";
-        _log($"serving on /dev/fuse: {(why == "-o no_io_uring" ? why : "io_uring unavailable: " + why)}");
+        _log($"serving on /dev/fuse: {logged}");
         return 0;
     }
 
@@ -82,7 +89,7 @@ public sealed unsafe class Session : IFuseNotifier
         }
         _uring = rings;
         _transport = "io_uring";
-        _log($"serving on io_uring: {UringTransport.PossibleCpus()} queues (one per CPU), {UringTransport.Depth} entries each");
+        _log($"serving on io_uring: {rings.Queues} queues (one per CPU), {UringTransport.Depth} entries each");
     }
 
     /// <summary>Serves requests on <paramref name="threads"/> threads until the mount goes away.</summary>

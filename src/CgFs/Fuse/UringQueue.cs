@@ -29,7 +29,6 @@ internal sealed unsafe class UringQueue : IDisposable
         public byte* Payload;
         public uint LastCommand;
         public ulong CommitId;
-        public bool Finished;
     }
 
     public readonly int Id;
@@ -42,6 +41,8 @@ internal sealed unsafe class UringQueue : IDisposable
     private readonly Action<string> _log;
     private readonly byte[] _body;
     private long _requests;
+    /// <summary>Entries the kernel still holds a command of; the thread ends when none is left.</summary>
+    private int _live;
 
     /// <summary>Requests served on this queue so far.</summary>
     public long Requests => Interlocked.Read(ref _requests);
@@ -50,6 +51,7 @@ internal sealed unsafe class UringQueue : IDisposable
     {
         (Id, _ring, _eventFd, _fuseFd, _payloadSize, _dispatcher, _log) = (id, ring, eventFd, fuseFd, payloadSize, dispatcher, log);
         _entries = new Entry[depth];
+        _live = depth;
         _body = GC.AllocateUninitializedArray<byte>(FuseUring.OpInSize + (int)payloadSize, pinned: true);
     }
 
@@ -141,7 +143,7 @@ internal sealed unsafe class UringQueue : IDisposable
                     return;
                 Complete(_entries[c.UserData], c.Res);
             }
-            if (Array.TrueForAll(_entries, e => e.Finished))
+            if (_live == 0)
                 return;
         }
     }
@@ -161,7 +163,7 @@ internal sealed unsafe class UringQueue : IDisposable
             // -ENOTCONN: unmounted or aborted, the entry is torn down. Anything else is a bug.
             if (res != -ENOTCONN)
                 _log($"io_uring queue {Id}: command {e.LastCommand} failed: {Errnos.Describe(-res)}");
-            e.Finished = true;
+            _live--;
         }
     }
 
@@ -199,7 +201,7 @@ internal sealed unsafe class UringQueue : IDisposable
         if (sqe is null)
         {
             _log($"io_uring queue {Id}: no free SQE (bug)");
-            e.Finished = true;
+            _live--;
             return false;
         }
         e.LastCommand = command;

@@ -1,8 +1,8 @@
 namespace CgFs.Fuse;
 
-/// <summary>Which transport a mount asks for: io_uring when the kernel offers it (auto), or
-/// /dev/fuse only.</summary>
-public enum TransportMode { Auto, IoUring, DevFuse }
+/// <summary>Which transport a mount asks for: FUSE over io_uring whenever the kernel offers it
+/// (the default, -o io_uring), or /dev/fuse only (-o no_io_uring).</summary>
+public enum TransportMode { IoUring, DevFuse }
 
 /// <summary>
 /// FUSE over io_uring (kernel ≥ 6.14, fs/fuse/dev_uring.c): one <see cref="UringQueue"/> per
@@ -40,6 +40,9 @@ public sealed class UringTransport : IDisposable
             t.Start();
     }
 
+    /// <summary>Queues, one per possible CPU.</summary>
+    public int Queues => _queues.Length;
+
     /// <summary>The queues' request counts, in queue (CPU) order.</summary>
     public IReadOnlyList<long> Requests => _queues.Select(q => q.Requests).ToArray();
 
@@ -51,7 +54,7 @@ public sealed class UringTransport : IDisposable
         nuint payload = (nuint)Math.Max(8192, Fuse.MaxWrite);
         var queues = new List<UringQueue>();
         why = null;
-        for (int cpu = 0; cpu < PossibleCpus(); cpu++)
+        for (int cpu = 0, cpus = PossibleCpus(); cpu < cpus; cpu++)
         {
             var q = UringQueue.Create(cpu, fuseFd, Depth, payload, dispatcher, log, out why);
             if (q is null)

@@ -8,7 +8,7 @@ internal static unsafe partial class Interop
     /// (linux/io_uring.h; the syscall numbers are the same on every architecture).</summary>
     internal static unsafe partial class Uring
     {
-        private const long SysSetup = 425, SysEnter = 426, SysRegister = 427;
+        private const long SysSetup = 425, SysEnter = 426;
 
         internal const uint SetupCqSize = 1 << 3, SetupSubmitAll = 1 << 7, SetupSqe128 = 1 << 10;
         internal const uint FeatSingleMmap = 1 << 0;
@@ -47,22 +47,10 @@ internal static unsafe partial class Interop
             public uint Flags;
         }
 
-        [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
-        private static partial long Syscall2(long nr, long a, long b);
-
-        [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
-        private static partial long Syscall4(long nr, long a, long b, long c, long d);
-
-        [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
-        private static partial long Syscall6(long nr, long a, long b, long c, long d, long e, long f);
-
-        internal static int Setup(uint entries, Params* p) => (int)Syscall2(SysSetup, entries, (long)p);
+        internal static int Setup(uint entries, Params* p) => (int)Sys.Syscall3(SysSetup, entries, (long)p, 0);
 
         internal static int Enter(int fd, uint toSubmit, uint minComplete, uint flags) =>
-            (int)Syscall6(SysEnter, fd, toSubmit, minComplete, flags, 0, 0);
-
-        internal static int Register(int fd, uint opcode, void* arg, uint count) =>
-            (int)Syscall4(SysRegister, fd, opcode, (long)arg, count);
+            (int)Sys.Syscall6(SysEnter, fd, toSubmit, minComplete, flags, 0, 0);
 
         internal const int ProtRead = 1, ProtWrite = 2, MapShared = 1, MapPrivate = 2, MapPopulate = 0x8000, MapAnonymous = 0x20;
 

@@ -19,6 +19,13 @@ internal static unsafe partial class Interop
         [LibraryImport(Libc, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         internal static partial int Open(string path, int flags);
 
+        /// <summary>syscall(2), for calls glibc does not wrap (seccomp, pidfd_getfd, io_uring).</summary>
+        [LibraryImport(Libc, EntryPoint = "syscall", SetLastError = true)]
+        internal static partial long Syscall3(long nr, long a, long b, long c);
+
+        [LibraryImport(Libc, EntryPoint = "syscall", SetLastError = true)]
+        internal static partial long Syscall6(long nr, long a, long b, long c, long d, long e, long f);
+
         [LibraryImport(Libc, EntryPoint = "close", SetLastError = true)]
         internal static partial int Close(int fd);
 

@@ -8,9 +8,6 @@ internal static unsafe partial class Interop
 {
     internal static partial class Sys
     {
-        [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
-        internal static partial long Syscall3(long nr, long a, long b, long c);
-
         [LibraryImport("libc", EntryPoint = "unshare", SetLastError = true)]
         internal static partial int Unshare(int flags);
 

@@ -26,7 +26,7 @@ public sealed class InProcessMount : Integration.Tree
         if (state is not null)
             _journal = Stack.OpenJournal(state);
         _mounted = Mounter.Mount(MountPoint, []);
-        var session = new Session(_mounted.Fd, Stack.Fs, _ => { }, TransportMode.Auto);
+        var session = new Session(_mounted.Fd, Stack.Fs, _ => { }, TransportMode.IoUring);
         Stack.Fs.Waiters.Kernel = session;
         _serving = new Thread(() => session.Run(2)) { IsBackground = true, Name = "in-process-mount" };
         _serving.Start();

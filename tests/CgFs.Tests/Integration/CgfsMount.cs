@@ -102,7 +102,12 @@ public sealed class Mount : Tree
         Directory.CreateDirectory(MountPoint);
         if (!File.Exists(Binary))
             throw new FileNotFoundException($"{Binary} is missing: run `make build` (make test does)");
-        var psi = new ProcessStartInfo(Binary) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        // Started as from a terminal: SIGINT and SIGQUIT at their defaults. A test runner started in
+        // the background (CI, `make test &`) inherits them ignored, and the daemon, like libfuse's
+        // fuse_set_signal_handlers, keeps an inherited SIG_IGN — so `kill -INT` would do nothing.
+        var psi = new ProcessStartInfo("/usr/bin/env") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        psi.ArgumentList.Add("--default-signal=INT,QUIT");
+        psi.ArgumentList.Add(Binary);
         psi.ArgumentList.Add("mount");
         psi.ArgumentList.Add(MountPoint);
         psi.ArgumentList.Add("-f");

@@ -304,7 +304,7 @@ static void run_rounds(int n, const char **roots, double scale) {
 static int parse_ratios(int n, const char **labels, int *ra, int *rb) {
     char *spec = getenv("FSBENCH_RATIOS") ? strdup(getenv("FSBENCH_RATIOS")) : NULL;
     int nr = 0;
-    if (!spec) { ra[0] = 1; rb[0] = 0; return 1; }
+    if (!spec) { ra[0] = 1; rb[0] = 0; return n > 1; }
     for (char *tok; (tok = strsep(&spec, ",")) && nr < 8;) {
         char *slash = strchr(tok, '/');
         if (!slash) continue;
@@ -362,7 +362,7 @@ int main(int argc, char **argv) {
         return populate(argv[2], atoi(argv[3]), 0);
     if (argc == 4 && !strcmp(argv[1], "--populate-and-remove"))
         return populate(argv[2], atoi(argv[3]), 1);
-    if (argc < 3) {
+    if (argc < 2) {
         fprintf(stderr, "usage: fsbench DIR... [SCALE]\n");
         return 2;
     }
@@ -370,7 +370,7 @@ int main(int argc, char **argv) {
     double scale = strtod(argv[argc - 1], &end);
     int n = *end == 0 ? argc - 2 : argc - 1;
     if (*end != 0) scale = 1.0;
-    if (n < 2 || n > MAX_TARGETS) { fprintf(stderr, "fsbench: 2 to %d targets\n", MAX_TARGETS); return 2; }
+    if (n < 1 || n > MAX_TARGETS) { fprintf(stderr, "fsbench: 1 to %d targets\n", MAX_TARGETS); return 2; }
     const char **roots = (const char **)argv + 1;
     const char *labels[MAX_TARGETS];
     char *given = getenv("FSBENCH_LABELS") ? strdup(getenv("FSBENCH_LABELS")) : NULL;

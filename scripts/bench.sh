@@ -2,7 +2,8 @@
 # make bench: cgfs against the kernel's own cgroup2, measured in the same run.
 #  1. file operations (bench/fsbench.c), one interleaved run over the kernel's cgroup2, the C libfuse
 #     floor (../shared/bench/floorfs.c), cgfs on FUSE over io_uring and cgfs on /dev/fuse: p50/p99 and
-#     the ratios cgfs/floor and cgfs/kernel per transport; 1c. throughput at 1-8 threads
+#     the ratios cgfs/floor and cgfs/kernel per transport; 1c. throughput at 1-8 threads; 1d. latency per
+#     FUSE request by opcode (kernel tracepoints), which separates a server's own cost from round trips
 #  2. time from `cgfs mount` exec to a ready mount
 #  3. resident memory of the daemon at 100k cgroups (bytes per cgroup) and latency flatness
 #  4. cgfs exec: trapped and untrapped system calls, process start-up, plain vs covered
@@ -17,7 +18,7 @@ mnt=$work/mnt
 mkdir -p "$mnt"
 kernel=""
 cleanup() {
-  for d in "$mnt" "$work/uring" "$work/devfuse" "$work/floor"; do fusermount3 -u -z "$d" 2>/dev/null || true; done
+  for d in "$mnt" "$work/uring" "$work/devfuse" "$work/floor" "$work/floordp"; do fusermount3 -u -z "$d" 2>/dev/null || true; done
   [[ -n ${uring_before:-} ]] && echo "$uring_before" > /sys/module/fuse/parameters/enable_uring || true
   [[ -n $kernel && -d $kernel ]] && find "$kernel" -depth -type d -exec rmdir {} + 2>/dev/null || true
   rm -rf "$work"
@@ -73,6 +74,20 @@ FSBENCH_LIMIT=cgroup.max.descendants FSBENCH_LABELS=$(IFS=,; echo "${labels[*]}"
 echo
 echo "== 1c. throughput: open+read+close per second with 1, 2, 4 and 8 threads, same targets"
 FSBENCH_LIMIT=cgroup.max.descendants "$work/fsbench" --throughput "${targets[@]}"
+
+echo
+echo "== 1d. per FUSE request, as the kernel's fuse tracepoints time it (send → end: queueing, wake-up, handler,"
+echo "   reply); floor+dp = the C floor with -o default_permissions, the permission model cgfs needs (the"
+echo "   kernel then re-reads a directory's attributes after each change in it: one GETATTR per mkdir/rmdir)"
+lat_targets=()
+[[ -n $floor ]] && lat_targets+=("floor=$floor")
+if [[ -n $floor ]]; then
+  mkdir -p "$work/floordp"; "$work/floorfs" -o default_permissions "$work/floordp" && lat_targets+=("floor+dp=$work/floordp")
+fi
+[[ $uring_status == "transport io_uring" ]] && lat_targets+=("uring=$work/uring")
+lat_targets+=("devfuse=$work/devfuse")
+FSBENCH_LIMIT=cgroup.max.descendants "$top/scripts/fuse-request-latency.sh" "$work/fsbench" 0.3 "${lat_targets[@]}"
+fusermount3 -u "$work/floordp" 2>/dev/null || true
 unmount_all
 
 echo

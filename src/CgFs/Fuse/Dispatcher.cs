@@ -122,7 +122,9 @@ public sealed partial class Dispatcher
             (in InHeader h, in Caller c, ReadOnlySpan<byte> b, Span<byte> o) => ReadDir(h, c, Read<ReadIn>(b), o);
         _handlers[(int)Opcode.ReleaseDir] = (in InHeader h, in Caller c, ReadOnlySpan<byte> b, Span<byte> o) =>
         {
-            fs.ReleaseDir(h.NodeId, Read<ReleaseIn>(b).Fh);
+            ulong fh = Read<ReleaseIn>(b).Fh;
+            _listings.TryRemove(fh, out _);
+            fs.ReleaseDir(h.NodeId, fh);
             return (0, 0);
         };
         _handlers[(int)Opcode.StatFs] = (in InHeader h, in Caller c, ReadOnlySpan<byte> b, Span<byte> o) =>
@@ -165,39 +167,35 @@ public sealed partial class Dispatcher
         return (0, Write(o, reply));
     }
 
+    /// <summary>Open directories' encoded listings, made at their first plain READDIR, dropped at RELEASEDIR.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, DirentStream> _listings = new();
+
     private (int, int) ReadDir(in InHeader h, in Caller c, in ReadIn r, Span<byte> o)
     {
         int e = fs.ReadDir(h.NodeId, r.Fh, out var entries);
         if (e != 0)
             return (e, 0);
-        bool plus = h.Opcode == Opcode.ReadDirPlus;
-        int limit = Math.Min((int)r.Size, o.Length), used = 0;
+        int limit = Math.Min((int)r.Size, o.Length);
+        if (h.Opcode != Opcode.ReadDirPlus)
+            return (0, _listings.GetOrAdd(r.Fh, _ => new DirentStream(entries)).CopyFrom((long)r.Offset, o, limit));
+        int used = 0;
         for (long i = (long)r.Offset; i < entries.Count; i++)
         {
             var d = entries[(int)i];
-            int nameLen = Names.GetByteCount(d.Name);
-            int direntSize = Align8(Unsafe.SizeOf<DirentHeader>() + nameLen);
-            int size = plus ? Unsafe.SizeOf<EntryOut>() + direntSize : direntSize;
+            int size = Unsafe.SizeOf<EntryOut>() + DirentStream.Size(d.Name);
             if (used + size > limit)
                 break;
             var slot = o[used..(used + size)];
-            slot.Clear();
+            var entry = new EntryOut();
             ulong ino = d.Ino;
-            if (plus)
+            // "." and ".." carry no entry: the kernel does not take a lookup reference on them.
+            if (d.Name is not ("." or "..") && fs.Lookup(c, h.NodeId, d.Name, out var looked) == 0)
             {
-                var entry = new EntryOut();
-                // "." and ".." carry no entry: the kernel does not take a lookup reference on them.
-                if (d.Name is not ("." or "..") && fs.Lookup(c, h.NodeId, d.Name, out var looked) == 0)
-                {
-                    entry = MakeEntry(looked);
-                    ino = looked.Attr.Ino;
-                }
-                MemoryMarshal.Write(slot, in entry);
-                slot = slot[Unsafe.SizeOf<EntryOut>()..];
+                entry = MakeEntry(looked);
+                ino = looked.Attr.Ino;
             }
-            var dh = new DirentHeader { Ino = ino, Off = (ulong)(i + 1), NameLen = (uint)nameLen, Type = d.IsDirectory ? 4u : 8u };
-            MemoryMarshal.Write(slot, in dh);
-            Names.GetBytes(d.Name, slot[Unsafe.SizeOf<DirentHeader>()..]);
+            MemoryMarshal.Write(slot, in entry);
+            DirentStream.Encode(slot[Unsafe.SizeOf<EntryOut>()..], d, (ulong)(i + 1), ino);
             used += size;
         }
         return (0, used);
@@ -212,8 +210,6 @@ public sealed partial class Dispatcher
         value.CopyTo(o);
         return (0, value.Length);
     }
-
-    private static int Align8(int n) => (n + 7) & ~7;
 
     private static EntryOut MakeEntry(in Entry e) => new()
     {

@@ -139,18 +139,19 @@ public sealed partial class CgroupFileSystem
             var entries = Engine.Run(() =>
             {
                 // glibc's readdir drops entries whose inode is 0, so ".." needs a real one.
-                var list = new List<DirEntry> { new(".", Ino(d.Cgroup), true), new("..", Ino(d.Cgroup.Parent ?? d.Cgroup), true) };
+                var list = new List<DirEntry>(2 + Files.Length + Engine.ChildCountLocked(d.Cgroup))
+                    { new(".", Ino(d.Cgroup), true), new("..", Ino(d.Cgroup.Parent ?? d.Cgroup), true) };
                 if (d.Cgroup.Removed)
                     return list;
                 for (int i = 0; i < Files.Length; i++)
                     if (PresentLocked(Files[i], d))
                         list.Add(new DirEntry(Files[i].Name, Ino(d.Cgroup, i), false));
-                foreach (var child in Engine.ChildrenLocked(d.Cgroup))
+                foreach (var child in Engine.ChildrenViewLocked(d.Cgroup))
                     list.Add(new DirEntry(child.Name, Ino(child), true));
                 return list;
             });
             fh = (ulong)Interlocked.Increment(ref _nextFh);
-            _dirs[fh] = entries.ToArray();
+            _dirs[fh] = entries;
             return 0;
         }
     }

@@ -34,7 +34,7 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem, IViewEffects
     private readonly Dictionary<ulong, Node> _nodes = new();
     private readonly object _metaLock = new();
     private readonly ConcurrentDictionary<ulong, OpenFile> _open = new();
-    private readonly ConcurrentDictionary<ulong, DirEntry[]> _dirs = new();
+    private readonly ConcurrentDictionary<ulong, List<DirEntry>> _dirs = new();
     private readonly Action<string> _log;
     private ulong _nextNode = Fuse.Fuse.RootId + 1;
     private long _nextFh;

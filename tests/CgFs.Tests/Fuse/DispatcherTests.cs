@@ -48,10 +48,12 @@ public sealed class DispatcherTests
         return b;
     }
 
-    private static (OutHeader Header, byte[] Body) Dispatch(IFuseFileSystem fs, byte[] request)
+    private static (OutHeader Header, byte[] Body) Dispatch(IFuseFileSystem fs, byte[] request) => Dispatch(new Dispatcher(fs), request);
+
+    private static (OutHeader Header, byte[] Body) Dispatch(Dispatcher d, byte[] request)
     {
         var reply = new byte[1 << 16];
-        int n = new Dispatcher(fs).Handle(request, reply);
+        int n = d.Handle(request, reply);
         if (n == 0)
             return (default, []);
         var h = MemoryMarshal.Read<OutHeader>(reply);
@@ -148,6 +150,45 @@ public sealed class DispatcherTests
     }
 
     [Test]
+    public void ReadDirPagesThroughALongListingInWholeZeroPaddedEntries()
+    {
+        var fs = new FakeFs { Listing = [.. Enumerable.Range(0, 500).Select(i => new DirEntry("c" + new string('x', i % 13), (ulong)i + 2, true))] };
+        var d = new Dispatcher(fs);
+        var seen = new List<(ulong Ino, ulong Off, string Name)>();
+        ulong offset = 0;
+        while (true)
+        {
+            var (h, body) = Dispatch(d, Request(Opcode.ReadDir, 1, Bytes(new ReadIn { Fh = 1, Offset = offset, Size = 1000 })));
+            Assert.That((h.Error, body.Length <= 1000), Is.EqualTo((0, true)));
+            if (body.Length == 0)
+                break;
+            for (int at = 0; at < body.Length;)
+            {
+                var e = MemoryMarshal.Read<DirentHeader>(body.AsSpan(at));
+                int size = (24 + (int)e.NameLen + 7) & ~7;
+                Assert.That(body.AsSpan(at + 24 + (int)e.NameLen, size - 24 - (int)e.NameLen).ToArray(), Is.All.Zero, "padding");
+                seen.Add((e.Ino, e.Off, Encoding.Latin1.GetString(body, at + 24, (int)e.NameLen)));
+                offset = e.Off;
+                at += size;
+            }
+        }
+        Assert.That(seen, Is.EqualTo(fs.Listing.Select((e, i) => (e.Ino, (ulong)i + 1, e.Name))));
+    }
+
+    [Test]
+    public void ReleaseDirDropsTheEncodedListing()
+    {
+        var fs = new FakeFs();
+        var d = new Dispatcher(fs);
+        var read = () => Encoding.Latin1.GetString(Dispatch(d, Request(Opcode.ReadDir, 1, Bytes(new ReadIn { Fh = 1, Offset = 1, Size = 4096 }))).Body, 24, 12);
+        Assert.That(read(), Is.EqualTo("cgroup.procs"));
+        fs.Listing = [new DirEntry(".", 1, true), new DirEntry("cgroup.stats", 65, false)];
+        Assert.That(read(), Is.EqualTo("cgroup.procs"), "one open directory is one snapshot");
+        Dispatch(d, Request(Opcode.ReleaseDir, 1, Bytes(new ReleaseIn { Fh = 1 })));
+        Assert.That(read(), Is.EqualTo("cgroup.stats"), "the next opendir with the same handle lists afresh");
+    }
+
+    [Test]
     public void ReadDirPlusCarriesAnEntryPerNameButNotForDotEntries()
     {
         var fs = new FakeFs();
@@ -232,9 +273,11 @@ public sealed class DispatcherTests
         public void Release(ulong node, ulong fh) { }
         public int OpenDir(in Caller c, ulong node, out ulong fh) { fh = 1; return 0; }
 
+        public IReadOnlyList<DirEntry> Listing = [new DirEntry(".", 1, true), new DirEntry("cgroup.procs", 64, false)];
+
         public int ReadDir(ulong node, ulong fh, out IReadOnlyList<DirEntry> entries)
         {
-            entries = [new DirEntry(".", 1, true), new DirEntry("cgroup.procs", 64, false)];
+            entries = Listing;
             return 0;
         }
 

@@ -122,8 +122,10 @@ internal sealed unsafe class NotificationHandler(Syscalls sys, Hierarchy engine,
         switch (target.File)
         {
             case ProcFile.MountInfo or ProcFile.Mounts or ProcFile.MountStats:
-                var real = ProcFs.ReadText($"/proc/{target.Pid}/{(target.Tid is { } tid ? $"task/{tid}/" : "")}{ProcViews.NameOf(target.File)}");
-                return real is null ? null : ProcViews.MountTable(target.File, real);
+                string dir = $"/proc/{target.Pid}/{(target.Tid is { } tid ? $"task/{tid}/" : "")}";
+                var real = ProcFs.ReadText(dir + ProcViews.NameOf(target.File));
+                var mountInfo = target.File == ProcFile.MountInfo ? real : ProcFs.ReadText(dir + "mountinfo");
+                return real is null || mountInfo is null ? null : ProcViews.MountTable(target.File, real, mountInfo, cgfsDevice.Value);
             default:
                 return CgroupOf(target.Pid, target.Tid);
         }

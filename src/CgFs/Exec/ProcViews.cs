@@ -28,14 +28,41 @@ public static partial class ProcViews
 
     public static string NameOf(ProcFile file) => Files.First(kv => kv.Value == file).Key;
 
-    /// <summary>A mount table as a cgroup2 system shows it (not for <see cref="ProcFile.Cgroup"/>).</summary>
-    public static string MountTable(ProcFile file, string text) => file switch
+    /// <summary>A mount table as a cgroup2 system shows it (not for <see cref="ProcFile.Cgroup"/>):
+    /// this daemon's mount — the one whose device is <paramref name="device"/> in the process's
+    /// <paramref name="mountInfo"/>, at every place it is mounted — reads as cgroup2. Another cgfs
+    /// mount on the host (another daemon, another engine) stays what it is: a covered process's
+    /// /proc/PID/cgroup comes from this engine, so only this tree may pass for its cgroup2.</summary>
+    public static string MountTable(ProcFile file, string text, string mountInfo, ulong device)
     {
-        ProcFile.MountInfo => MountInfo(text),
-        ProcFile.Mounts => Mounts(text),
-        ProcFile.MountStats => MountStats(text),
-        _ => throw new ArgumentOutOfRangeException(nameof(file)),
-    };
+        var ours = OurMountPoints(mountInfo, device);
+        return file switch
+        {
+            ProcFile.MountInfo => MountInfo(text, ours),
+            ProcFile.Mounts => Mounts(text, ours),
+            ProcFile.MountStats => MountStats(text, ours),
+            _ => throw new ArgumentOutOfRangeException(nameof(file)),
+        };
+    }
+
+    /// <summary>Mount points (escaped as the kernel prints them) of the cgfs mounts with this device.</summary>
+    public static HashSet<string> OurMountPoints(string mountInfo, ulong device)
+    {
+        string majorMinor = $"{Major(device)}:{Minor(device)}";
+        var points = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var line in mountInfo.Split('\n'))
+        {
+            var f = line.Split(' ');
+            int dash = Array.IndexOf(f, "-");
+            if (f.Length > 4 && dash > 0 && dash + 1 < f.Length && f[2] == majorMinor && f[dash + 1] == FuseType)
+                points.Add(f[4]);
+        }
+        return points;
+    }
+
+    // The kernel's dev_t encoding (new_encode_dev).
+    private static ulong Major(ulong dev) => ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfffUL);
+    private static ulong Minor(ulong dev) => (dev & 0xff) | ((dev >> 12) & ~0xffUL);
 
     [GeneratedRegex(@"^/proc/(?:(?<pid>\d+)(?:/task/(?<tid>\d+))?/)?(?<file>[a-z]+)$")]
     private static partial Regex ProcPath();
@@ -63,23 +90,25 @@ public static partial class ProcViews
         return absolute;
     }
 
-    /// <summary>/proc/PID/mountinfo with every cgfs mount shown as cgroup2: fs type and source
+    /// <summary>/proc/PID/mountinfo with our cgfs mount shown as cgroup2: fs type and source
     /// "cgroup2", super options "rw" (no nsdelegate, no memory_recursiveprot: cgfs has neither).</summary>
-    public static string MountInfo(string text) => Rewrite(text, line =>
+    public static string MountInfo(string text, IReadOnlySet<string> ours) => Rewrite(text, line =>
     {
         int dash = line.IndexOf(" - ", StringComparison.Ordinal);
         if (dash < 0)
             return line;
+        var head = line[..dash].Split(' ');
         var tail = line[(dash + 3)..].Split(' ');
-        return tail.Length >= 3 && tail[0] == FuseType ? line[..(dash + 3)] + "cgroup2 cgroup2 rw" : line;
+        return tail.Length >= 3 && tail[0] == FuseType && head.Length > 4 && ours.Contains(head[4])
+            ? line[..(dash + 3)] + "cgroup2 cgroup2 rw" : line;
     });
 
-    /// <summary>/proc/PID/mounts with every cgfs mount shown as cgroup2 (its per-mount options kept,
+    /// <summary>/proc/PID/mounts with our cgfs mount shown as cgroup2 (its per-mount options kept,
     /// FUSE's user_id/group_id/default_permissions/allow_other dropped).</summary>
-    public static string Mounts(string text) => Rewrite(text, line =>
+    public static string Mounts(string text, IReadOnlySet<string> ours) => Rewrite(text, line =>
     {
         var f = line.Split(' ');
-        if (f.Length < 6 || f[2] != FuseType)
+        if (f.Length < 6 || f[2] != FuseType || !ours.Contains(f[1]))
             return line;
         var options = f[3].Split(',').Where(o => !o.StartsWith("user_id=") && !o.StartsWith("group_id=") &&
             o is not ("default_permissions" or "allow_other") && !o.StartsWith("max_read=") && !o.StartsWith("blksize="));
@@ -87,10 +116,16 @@ public static partial class ProcViews
     });
 
     /// <summary>/proc/PID/mountstats: "device cgfs mounted on DIR with fstype fuse.cgfs" reads as cgroup2's line.</summary>
-    public static string MountStats(string text) => Rewrite(text, line =>
-        line.StartsWith("device ", StringComparison.Ordinal) && line.EndsWith(" with fstype " + FuseType, StringComparison.Ordinal)
-            ? "device cgroup2" + line[line.IndexOf(" mounted on ", StringComparison.Ordinal)..^FuseType.Length] + "cgroup2"
-            : line);
+    public static string MountStats(string text, IReadOnlySet<string> ours) => Rewrite(text, line =>
+    {
+        const string on = " mounted on ";
+        string suffix = " with fstype " + FuseType;
+        int at = line.IndexOf(on, StringComparison.Ordinal);
+        return line.StartsWith("device ", StringComparison.Ordinal) && line.EndsWith(suffix, StringComparison.Ordinal) && at > 0
+            && ours.Contains(line[(at + on.Length)..^suffix.Length])
+            ? "device cgroup2" + line[at..^FuseType.Length] + "cgroup2"
+            : line;
+    });
 
     /// <summary>/proc/PID/cgroup on a cgroup v2-only system: "0::/PATH".</summary>
     public static string Cgroup(string path) => $"0::{path}\n";

@@ -76,6 +76,20 @@ public sealed class ExecTests
     }
 
     [Test]
+    public void AnotherCgfsMountStaysFuseCgfs()
+    {
+        using var other = new Mount();
+        var r = Shell.Run(Exec("sh -c 'cat /proc/self/mounts; cat /proc/self/mountinfo'"));
+        Assert.That(r.Code, Is.Zero, r.ToString());
+        string Escaped(string p) => p.Replace(" ", "\\040");
+        var ours = r.Out.Split('\n').Where(l => l.Contains(" /sys/fs/cgroup ")).ToArray();
+        var theirs = r.Out.Split('\n').Where(l => l.Contains($" {Escaped(other.MountPoint)} ")).ToArray();
+        Assert.That(ours, Has.Length.EqualTo(2).And.All.Contains(" cgroup2 "), r.Out);
+        Assert.That(theirs, Has.Length.EqualTo(2).And.All.Contains(" fuse.cgfs ").And.None.Contains("cgroup2"),
+            "only the tree whose membership /proc/PID/cgroup reports passes for cgroup2");
+    }
+
+    [Test]
     public void ProcPidCgroupFollowsMembershipForTheProcessItsChildrenAndOthers()
     {
         var r = Shell.Run(Exec("sh -c 'mkdir /sys/fs/cgroup/job && echo $$ > /sys/fs/cgroup/job/cgroup.procs && " +

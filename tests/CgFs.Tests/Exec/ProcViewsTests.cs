@@ -7,19 +7,38 @@ public sealed class ProcViewsTests
 {
     private const string MountInfo =
         "22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw\n" +
-        "48 47 0:39 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - fuse.cgfs cgfs rw,user_id=0,group_id=0,default_permissions,allow_other\n";
+        "48 47 0:39 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - fuse.cgfs cgfs rw,user_id=0,group_id=0,default_permissions,allow_other\n" +
+        "49 47 0:40 / /tmp/other\\040cg rw,relatime - fuse.cgfs cgfs rw,user_id=0,group_id=0,default_permissions,allow_other\n";
+
+    /// <summary>makedev(0, 39): the device of the fixture's /sys/fs/cgroup.</summary>
+    private const ulong Ours = 39;
 
     [Test]
-    public void TheCgfsMountIsShownAsCgroup2()
+    public void OurCgfsMountIsShownAsCgroup2()
     {
-        Assert.That(ProcViews.MountInfo(MountInfo), Is.EqualTo(
+        Assert.That(ProcViews.MountTable(ProcFile.MountInfo, MountInfo, MountInfo, Ours), Is.EqualTo(
             "22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw\n" +
-            "48 47 0:39 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw\n"));
-        Assert.That(ProcViews.Mounts("cgfs /sys/fs/cgroup fuse.cgfs rw,nosuid,nodev,noexec,relatime,user_id=0,group_id=0,default_permissions,allow_other 0 0\nproc /proc proc rw 0 0\n"),
-            Is.EqualTo("cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime 0 0\nproc /proc proc rw 0 0\n"));
+            "48 47 0:39 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw\n" +
+            "49 47 0:40 / /tmp/other\\040cg rw,relatime - fuse.cgfs cgfs rw,user_id=0,group_id=0,default_permissions,allow_other\n"));
+        Assert.That(ProcViews.MountTable(ProcFile.Mounts,
+                "cgfs /sys/fs/cgroup fuse.cgfs rw,nosuid,nodev,noexec,relatime,user_id=0,group_id=0,default_permissions,allow_other 0 0\nproc /proc proc rw 0 0\n" +
+                "cgfs /tmp/other\\040cg fuse.cgfs rw,relatime,user_id=0,group_id=0 0 0\n", MountInfo, Ours),
+            Is.EqualTo("cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime 0 0\nproc /proc proc rw 0 0\n" +
+                       "cgfs /tmp/other\\040cg fuse.cgfs rw,relatime,user_id=0,group_id=0 0 0\n"));
         Assert.That(ProcViews.Cgroup("/"), Is.EqualTo("0::/\n"));
-        Assert.That(ProcViews.MountStats("device proc mounted on /proc with fstype proc\ndevice cgfs mounted on /sys/fs/cgroup with fstype fuse.cgfs\n"),
-            Is.EqualTo("device proc mounted on /proc with fstype proc\ndevice cgroup2 mounted on /sys/fs/cgroup with fstype cgroup2\n"));
+        Assert.That(ProcViews.MountTable(ProcFile.MountStats,
+                "device proc mounted on /proc with fstype proc\ndevice cgfs mounted on /sys/fs/cgroup with fstype fuse.cgfs\n" +
+                "device cgfs mounted on /tmp/other\\040cg with fstype fuse.cgfs\n", MountInfo, Ours),
+            Is.EqualTo("device proc mounted on /proc with fstype proc\ndevice cgroup2 mounted on /sys/fs/cgroup with fstype cgroup2\n" +
+                       "device cgfs mounted on /tmp/other\\040cg with fstype fuse.cgfs\n"));
+    }
+
+    [Test]
+    public void ABindMountOfOurTreeIsOursToo()
+    {
+        var info = MountInfo + "50 47 0:39 /A /srv/a rw,relatime - fuse.cgfs cgfs rw\n";
+        Assert.That(ProcViews.OurMountPoints(info, Ours), Is.EquivalentTo(new[] { "/sys/fs/cgroup", "/srv/a" }));
+        Assert.That(ProcViews.OurMountPoints(info, (1UL << 8) | 39), Is.Empty, "major 1, minor 39 is another device");
     }
 
     [TestCase("/proc/42/mountinfo", ProcFile.MountInfo, 42, null)]

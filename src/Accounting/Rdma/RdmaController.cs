@@ -75,6 +75,23 @@ public sealed class RdmaController() : Controller("rdma")
         return d;
     }
 
+    /// <summary>Renames a registered device (kernel: ib_device_rename): its pools are keyed by the
+    /// device, not the name, so limits, usage, peaks, event counters and charges stay with it and
+    /// its line keeps its place; writes must use the new name. A name another registered device has
+    /// is EEXIST; the same name is a no-op, as in the kernel.</summary>
+    public Errno RenameLocked(RdmaDevice d, string name)
+    {
+        AssertLocked();
+        if (!d.Registered)
+            return Errno.ENODEV;
+        if (d.Name == name)
+            return Errno.Ok;
+        if (FindLocked(name) is not null)
+            return Errno.EEXIST;
+        d.Name = name;
+        return Errno.Ok;
+    }
+
     /// <summary>Unregisters a device and discards all its pools. The kernel waits until the device's
     /// resources are released (rdma.md 11.5); cgfs refuses with EBUSY instead and never drops a held charge.</summary>
     public Errno UnregisterLocked(RdmaDevice d)

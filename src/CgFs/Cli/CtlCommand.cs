@@ -13,6 +13,8 @@ public static class CtlCommand
           device add NAME          register an RDMA device (appended to the order)
           device remove NAME       unregister it: its line leaves every rdma file, its state is
                                    discarded (refused while charges on it are held)
+          device rename OLD NEW    the RDMA core renamed a device: its line keeps its place,
+                                   limits and charges; writes must use NEW
           device list              registered devices, in registration order
           misc capacity NAME N     set a capacity (0 hides the type); an unknown NAME registers a
                                    new type at the end; add "follow" for a process-tied type

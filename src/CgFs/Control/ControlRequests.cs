@@ -23,7 +23,7 @@ public sealed class ControlRequests(Hierarchy engine, IReadOnlyList<ControllerPl
     public Func<int> Supervised { get; set; } = () => 0;
 
     /// <summary>Requests that change the mount's configuration or cost a full GC.</summary>
-    public static bool NeedsAdmin(ControlCommand cmd) => cmd is DeviceAdd or DeviceRemove or MiscCapacity or MiscRemove or Memory;
+    public static bool NeedsAdmin(ControlCommand cmd) => cmd is DeviceAdd or DeviceRemove or DeviceRename or MiscCapacity or MiscRemove or Memory;
 
     /// <summary>Root and the mount's owner are administrators.</summary>
     public bool IsAdmin(uint uid) => uid == 0 || uid == ownerUid;

@@ -20,6 +20,13 @@ public sealed record DeviceRemove(string Name) : ControlCommand
     public override string Format() => $"device remove {Name}";
 }
 
+/// <summary>The RDMA core renamed a device (`rdma dev set OLD name NEW`, ib_device_rename): its line
+/// keeps its place and its state, and shows the new name.</summary>
+public sealed record DeviceRename(string Old, string New) : ControlCommand
+{
+    public override string Format() => $"device rename {Old} {New}";
+}
+
 public sealed record DeviceList : ControlCommand
 {
     public override string Format() => "device list";
@@ -72,7 +79,7 @@ public sealed record Uncharge(long Id) : ControlCommand
 /// one line; each reply is zero or more data lines, then <c>ok [VALUE]</c> or
 /// <c>error ERRNO MESSAGE</c>.
 /// <code>
-/// device add NAME | device remove NAME | device list
+/// device add NAME | device remove NAME | device rename OLD NEW | device list
 /// misc capacity NAME N [follow|nofollow] | misc remove NAME
 /// status | memory | supervise
 /// charge rdma DEVICE hca_handle|hca_object N | charge misc NAME N | uncharge ID
@@ -94,6 +101,10 @@ public static class ControlGrammar
         from k in Word("device")
         from c in Word("add").Then(_ => Name).Select(n => (ControlCommand)new DeviceAdd(n))
             .Or(Word("remove").Then(_ => Name).Select(n => (ControlCommand)new DeviceRemove(n)))
+            .Or(from r in Word("rename")
+                from old in Name
+                from now in Sp.Then(_ => Name)
+                select (ControlCommand)new DeviceRename(old, now))
             .Or(Parse.String("list").Return((ControlCommand)new DeviceList()))
         select c;
 

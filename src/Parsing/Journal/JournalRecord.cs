@@ -12,7 +12,7 @@ namespace CgFs.Parsing;
 /// write ID FILE UID GID TEXT            (limits, subtree_control, freeze, type, pressure, *.current shortcuts)
 /// meta ID TARGET MODE UID GID           xattr ID TARGET NAME HEX | rmxattr ID TARGET NAME
 /// member PID START ID                   thread PID START TID ID
-/// CONTROL-LINE                          device add|remove NAME, misc capacity|remove …: a control-protocol request
+/// CONTROL-LINE                          device add|remove NAME, device rename OLD NEW, misc capacity|remove …: a control-protocol request
 /// </code>
 /// ID is a cgroup's id when the record was written (the root is 1); TARGET is "." for the
 /// directory or a file name; free text is %-escaped (<see cref="JournalText"/>).
@@ -191,7 +191,7 @@ public static class JournalGrammar
         if (r.WasSuccessful)
             return Parsed<JournalRecord>.Of(r.Value);
         var control = ControlGrammar.Line(line);
-        return control.Ok && control.Value is DeviceAdd or DeviceRemove or MiscCapacity or MiscRemove
+        return control.Ok && control.Value is DeviceAdd or DeviceRemove or DeviceRename or MiscCapacity or MiscRemove
             ? Parsed<JournalRecord>.Of(new ControlRecord(control.Value))
             : Parsed<JournalRecord>.Fail(Errno.EINVAL);
     }

@@ -64,6 +64,32 @@ public sealed class RdmaControllerTests
     }
 
     [Test]
+    public void ARenamedDeviceKeepsItsPlaceLimitsChargesPeaksAndEvents()
+    {
+        var (h, dev, a, b) = Setup();
+        var rxe = h.Do(() => h.Rdma.RegisterLocked("rxe0"));
+        h.Do(() => { h.Rdma.SetMaxLocked(h.RdmaOf(a), dev, 2, null); return 0; });
+        RdmaCharge? charge = null;
+        h.Do(() => h.Rdma.TryChargeLocked(h.RdmaOf(b), dev, RdmaResource.HcaHandle, 2, out charge));
+        Assert.That(h.Do(() => h.Rdma.TryChargeLocked(h.RdmaOf(b), dev, RdmaResource.HcaHandle, 1, out _)), Is.EqualTo(Errno.EAGAIN));
+        var before = h.Row(h.RdmaOf(a), "mlx5_0");
+        Assert.That(h.Do(() => h.Rdma.RenameLocked(dev, "rxe0")), Is.EqualTo(Errno.EEXIST), "another device has the name");
+        Assert.That(h.Do(() => h.Rdma.RenameLocked(dev, "mlx5_9")), Is.EqualTo(Errno.Ok));
+        Assert.That(h.Do(() => h.Rdma.FindLocked("mlx5_0")), Is.Null, "the old name is gone");
+        Assert.That(h.Do(() => h.Rdma.FindLocked("mlx5_9")), Is.SameAs(dev));
+        Assert.That(h.Do(() => h.Rdma.RowsLocked(h.RdmaOf(a))).Select(r => r.Device), Is.EqualTo(new[] { "mlx5_9", "rxe0" }));
+        var after = h.Row(h.RdmaOf(a), "mlx5_9");
+        Assert.That((after.Max, after.Current, after.Peak, after.EventsMax, after.LocalMax),
+            Is.EqualTo((before.Max, before.Current, before.Peak, before.EventsMax, before.LocalMax)));
+        h.Do(() => { charge!.UnchargeLocked(); return 0; });
+        Assert.That(h.Row(h.RdmaOf(a), "mlx5_9").Current[0], Is.Zero, "the charge made before the rename is released from the same pools");
+        Assert.That(h.Do(() => h.Rdma.RenameLocked(dev, "mlx5_0")), Is.EqualTo(Errno.Ok));
+        Assert.That(h.Row(h.RdmaOf(a), "mlx5_0").Max[0], Is.EqualTo(2), "renamed back: the same limits");
+        h.Do(() => h.Rdma.UnregisterLocked(rxe));
+        Assert.That(h.Do(() => h.Rdma.RenameLocked(rxe, "rxe1")), Is.EqualTo(Errno.ENODEV), "an unregistered device cannot be renamed");
+    }
+
+    [Test]
     public void TheShortcutChargesLikeUnitChargesAllOrNothing()
     {
         var (h, dev, a, b) = Setup();

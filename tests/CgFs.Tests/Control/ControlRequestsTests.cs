@@ -47,6 +47,15 @@ public sealed class ControlRequestsTests
         Assert.That(Ask("device add rxe0"), Is.EqualTo("error EEXIST device rxe0 is already registered\n"));
         Assert.That(Ask("device list"), Is.EqualTo("rxe0\nok\n"));
         Assert.That(Ask("device remove rxe1"), Is.EqualTo("error ENODEV no device rxe1\n"));
+        Assert.That(Ask("device rename rxe1 rxe2"), Is.EqualTo("error ENODEV no device rxe1\n"));
+        Assert.That(Ask("device add rxe1"), Is.EqualTo("ok\n"));
+        Assert.That(Ask("device rename rxe0 rxe1"), Is.EqualTo("error EEXIST device rxe1 is already registered\n"));
+        Assert.That(Ask("device rename rxe0 rxe0"), Is.EqualTo("ok\n"), "the same name: nothing to do (ib_device_rename)");
+        Assert.That(Ask("device rename rxe0 rxe9", 1001), Does.StartWith("error EPERM "));
+        Assert.That(Ask("device rename rxe0 rxe9"), Is.EqualTo("ok\n"));
+        Assert.That(Ask("device list"), Is.EqualTo("rxe9\nrxe1\nok\n"), "the renamed device keeps its place");
+        Assert.That(Ask("device remove rxe1"), Is.EqualTo("ok\n"));
+        Assert.That(Ask("device rename rxe9 rxe0"), Is.EqualTo("ok\n"));
         Assert.That(Ask("misc capacity ioasid 4 follow"), Is.EqualTo("ok\n"));
         Assert.That(Ask("status"), Is.EqualTo(
             "version 1\nmount /mnt/cg\ndevice rxe0 hca_handle=0 hca_object=0\n" +
@@ -75,6 +84,7 @@ public sealed class ControlRequestsTests
     [TestCase("device add mlx5_0")]
     [TestCase("device remove mlx5_0")]
     [TestCase("device list")]
+    [TestCase("device rename mlx5_0 mlx5_9")]
     [TestCase("misc capacity sev 509")]
     [TestCase("misc capacity ioasid 3 follow")]
     [TestCase("misc capacity ioasid 3 nofollow")]

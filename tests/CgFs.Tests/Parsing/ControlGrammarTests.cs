@@ -13,6 +13,7 @@ public sealed class ControlGrammarTests
             Assert.That(ControlGrammar.Line("device add mlx5_0").Value, Is.EqualTo(new DeviceAdd("mlx5_0")));
             Assert.That(ControlGrammar.Line("device remove rxe0 ").Value, Is.EqualTo(new DeviceRemove("rxe0")));
             Assert.That(ControlGrammar.Line("device list").Value, Is.EqualTo(new DeviceList()));
+            Assert.That(ControlGrammar.Line("device rename rxe1 rxe9").Value, Is.EqualTo(new DeviceRename("rxe1", "rxe9")));
             Assert.That(ControlGrammar.Line("misc capacity sev 509").Value, Is.EqualTo(new MiscCapacity("sev", 509, null)));
             Assert.That(ControlGrammar.Line("misc capacity ioasid 64 follow").Value, Is.EqualTo(new MiscCapacity("ioasid", 64, true)));
             Assert.That(ControlGrammar.Line("misc remove ioasid").Value, Is.EqualTo(new MiscRemove("ioasid")));
@@ -27,6 +28,8 @@ public sealed class ControlGrammarTests
     [TestCase("")]
     [TestCase("device")]
     [TestCase("device add")]
+    [TestCase("device rename rxe1")]
+    [TestCase("device rename rxe1 rxe9 rxe10")]
     [TestCase("misc capacity sev")]
     [TestCase("misc capacity sev -1")]
     [TestCase("charge rdma mlx5_0 hca_thing 1")]

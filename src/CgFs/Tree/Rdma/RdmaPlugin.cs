@@ -111,6 +111,9 @@ public sealed class RdmaPlugin : ControllerPlugin
         DeviceRemove(var name) => ControlReply.Of(request.Changes.Commit(() => new ControlRecord(command),
                 () => Run(() => _rdma.FindLocked(name) is { } d ? _rdma.UnregisterLocked(d) : Errno.ENODEV)),
             (Errno.EBUSY, $"device {name} has charges held; release them first"), (Errno.ENODEV, $"no device {name}")),
+        DeviceRename(var old, var now) => ControlReply.Of(request.Changes.Commit(() => new ControlRecord(command),
+                () => Run(() => _rdma.FindLocked(old) is { } d ? _rdma.RenameLocked(d, now) : Errno.ENODEV)),
+            (Errno.EEXIST, $"device {now} is already registered"), (Errno.ENODEV, $"no device {old}")),
         DeviceList => new ControlReply(Errno.Ok, Lines: Run(() => _rdma.DevicesLocked.Select(d => d.Name).ToArray())),
         _ => null,
     };

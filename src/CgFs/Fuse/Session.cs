@@ -62,6 +62,8 @@ public sealed unsafe class Session : IFuseNotifier
         if (why is null && UringTransport.TryCreate(_fd, _dispatcher, _log, out why) is { } rings)
         {
             _starting = rings;
+            // Until every queue has registered, the kernel still sends requests on /dev/fuse.
+            _transport = "/dev/fuse (io_uring: queues registering)";
             return Fuse.OverIoUring2;
         }
         return ServeDevFuse(why!, "io_uring unavailable: " + why);

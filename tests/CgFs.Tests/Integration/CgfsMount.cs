@@ -132,7 +132,8 @@ public sealed class Mount : Tree
             }
             Thread.Sleep(20);
         }
-        if (TransportSetup.ExpectedStatusLine(args) is { } line && !Ctl("status").Out.Contains(line))
+        // The rings register right after INIT; until then the kernel serves on /dev/fuse (bounded wait).
+        if (TransportSetup.ExpectedStatusLine(args) is { } line && !Wait.Until(() => Ctl("status").Out.Contains(line), 10_000))
         {
             var status = Ctl("status").Out;
             Dispose();

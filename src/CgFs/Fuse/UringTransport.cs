@@ -80,6 +80,17 @@ public sealed class UringTransport : IDisposable
     {
         if (Interop.Uring.PinToCpu(q.Id) != 0)
             _log($"io_uring queue {q.Id}: cannot pin to CPU {q.Id}: {Errnos.Last()} (served unpinned)");
+        _go.Wait();
+        if (_stopping)
+            return;
+        // Registered at the normal policy: every request of the mount waits for all queues, and a
+        // SCHED_IDLE thread on a CPU busy with other work may wait long for its turn (a parallel
+        // NativeAOT build, the rings of a mount once took over 10 s to come up).
+        string? refused = q.Register();
+        _refusals[q.Id] = refused is null ? null : $"queue {q.Id}: {refused}";
+        _registered.Signal();
+        if (refused is not null)
+            return;
         // SCHED_IDLE, so the caller stays on its CPU: the reply wakes the caller while this thread
         // still runs there, and the scheduler would place the caller on another, idle CPU — a
         // cross-CPU wake-up of an idle vCPU per request, the very cost the rings exist to avoid
@@ -89,14 +100,7 @@ public sealed class UringTransport : IDisposable
         // same loop measured p50 29 µs, p99 92 µs (/dev/fuse: 79 µs, 6.3 ms).
         if (Interop.Uring.SetSchedIdle() != 0)
             _log($"io_uring queue {q.Id}: cannot make the ring thread SCHED_IDLE: {Errnos.Last()}");
-        _go.Wait();
-        if (_stopping)
-            return;
-        string? refused = q.Register();
-        _refusals[q.Id] = refused is null ? null : $"queue {q.Id}: {refused}";
-        _registered.Signal();
-        if (refused is null)
-            q.Serve();
+        q.Serve();
     }
 
     /// <summary>Stops every queue thread (bounded wait) and frees the rings.</summary>

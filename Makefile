@@ -7,7 +7,7 @@ OUT           := out
 MNT           ?= ./mnt
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps build run test stress bench clean
+.PHONY: all deps test-deps build run test stress bench install uninstall clean
 
 all: build
 
@@ -82,6 +82,16 @@ bench: build test-deps
 	@for p in gcc libc6-dev libfuse3-dev pkg-config; do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
 	scripts/bench.sh
+
+## install: the native binary (no .NET needed on the host) into $(PREFIX)/bin, where mount.fuse3 finds
+##          it for fstab lines, systemd .mount units and `mount -t fuse.cgfs` (mount(8) runs helpers
+##          without the caller's PATH); packaging/ has a systemd mount unit and an fstab line
+PREFIX ?= /usr/local
+install: build
+	install -D -m 0755 $(OUT)/cgfs $(DESTDIR)$(PREFIX)/bin/cgfs
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/cgfs
 
 clean:
 	rm -rf $(OUT) TestResults src/*/bin src/*/obj tests/*/bin tests/*/obj

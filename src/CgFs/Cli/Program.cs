@@ -14,6 +14,8 @@ public static class Program
           cgfs hold (--control SOCKET | --mount MOUNTPOINT) [--rdma DEV:hca_handle=N,...] [--misc NAME=N] -- CMD
           cgfs exec (--control SOCKET | --mount MOUNTPOINT) [--at DIR] [--] CMD [ARG...]
           cgfs poll FILE [--timeout MS]
+          cgfs SOURCE MOUNTPOINT [-o config=FILE,state=FILE,rdma-device=NAME,misc=NAME=CAP,...]
+                     (the mount-helper form: /etc/fstab, systemd .mount units, mount -t fuse.cgfs)
           cgfs COMMAND --help
 
         Commands:
@@ -42,6 +44,7 @@ public static class Program
                 "ctl" => CtlCommand.Run(args[1..]),
                 "hold" => HoldCommand.Run(args[1..]),
                 "exec" => ExecCommand.Run(args[1..]),
+                _ when MountHelper.Recognises(args) => MountCommand.Run(MountHelper.Translate(args)),
                 _ => Fail($"unknown command '{args[0]}'\n\n{Usage}"),
             };
         }

@@ -198,6 +198,13 @@ public sealed partial class Hierarchy
         return false;
     }
 
+    /// <summary>Online cgroups under and including <paramref name="c"/>; iterate under the lock.</summary>
+    public IEnumerable<Cgroup> SelfAndDescendantsLocked(Cgroup c)
+    {
+        AssertLocked();
+        return SelfAndDescendants(c);
+    }
+
     internal static IEnumerable<Cgroup> SelfAndDescendants(Cgroup c)
     {
         var stack = new Stack<Cgroup>();

@@ -35,6 +35,8 @@ public static class MountCommand
                                    rdma.peak, rdma.events, rdma.events.local (default: 7.2)
           --threads N              FUSE reader threads (default 2)
           --log FILE               append diagnostics to FILE (daemon mode; default: none)
+          --metrics ADDRESS        serve Prometheus metrics at http://ADDRESS/metrics: HOST:PORT
+                                   (127.0.0.1:9464; :9464 for every address) or a unix socket path
 
         With no --rdma-device, --misc or --config, an embedded default is used:
         rdma devices mlx5_0, mlx5_1; misc sev=509, sev_es=16.
@@ -137,7 +139,26 @@ public static class MountCommand
             stack.Membership.InferAllChildren();
         }
         using var journalScope = journal;
-        return ServeMounted(o, stack, requests, log);
+        var metrics = new Metrics.MetricsExporter(stack.Engine, stack.Plugins, new Metrics.DaemonMetrics { Connections = () => control.Connections });
+        if (journal is not null)
+            journal.Observer = metrics.Daemon;
+        requests.Metrics = metrics.Text;
+        // Listening before mounting: an address that cannot be used fails the mount, not a live one.
+        Metrics.MetricsServer? metricsServer = null;
+        if (o.Metrics is not null)
+        {
+            try
+            {
+                metricsServer = new Metrics.MetricsServer(o.Metrics, metrics, log);
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or ArgumentException or IOException or UnauthorizedAccessException)
+            {
+                return Program.Fail(e is ArgumentException ? e.Message : $"--metrics {o.Metrics}: {e.Message}");
+            }
+            log($"metrics at {metricsServer.Address}/metrics");
+        }
+        using var metricsScope = metricsServer;
+        return ServeMounted(o, stack, requests, metrics, log);
     }
 
     /// <summary>Devices and misc types from the options, applied as the control requests they stand
@@ -159,7 +180,7 @@ public static class MountCommand
 
     /// <summary>Mounts, serves requests on <see cref="MountOptions.Threads"/> threads until unmounted
     /// (by a signal or fusermount3 -u), and closes the device.</summary>
-    private static int ServeMounted(MountOptions o, CgfsStack stack, Control.ControlRequests requests, Action<string> log)
+    private static int ServeMounted(MountOptions o, CgfsStack stack, Control.ControlRequests requests, Metrics.MetricsExporter metrics, Action<string> log)
     {
         Mounter.Mounted mounted;
         try
@@ -170,7 +191,7 @@ public static class MountCommand
         {
             return Program.Fail(e.Message);
         }
-        var session = new Session(mounted.Fd, stack.Fs, log, o.Transport);
+        var session = new Session(mounted.Fd, stack.Fs, log, o.Transport) { Observer = metrics.Daemon };
         stack.Fs.Waiters.Kernel = session;
         requests.Transport = session.TransportStatus;
 

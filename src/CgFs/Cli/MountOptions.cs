@@ -5,7 +5,8 @@ namespace CgFs.Cli;
 /// <summary>What `cgfs mount` was asked to do. With no --rdma-device, --misc or --config, the
 /// embedded default: rdma devices mlx5_0, mlx5_1; misc sev=509, sev_es=16.</summary>
 public sealed record MountOptions(string MountPoint, bool Foreground, List<string> FuseOptions, List<ConfigEntry> Entries,
-    int Threads, string? Log, string Control, string? State, bool RdmaLegacy, Fuse.TransportMode Transport = Fuse.TransportMode.IoUring)
+    int Threads, string? Log, string Control, string? State, bool RdmaLegacy, Fuse.TransportMode Transport = Fuse.TransportMode.IoUring,
+    string? Metrics = null)
 {
     /// <summary>-o options that are cgfs's, not the kernel's: the transport.</summary>
     private static readonly Dictionary<string, Fuse.TransportMode> TransportOptions = new()
@@ -31,6 +32,7 @@ public sealed record MountOptions(string MountPoint, bool Foreground, List<strin
         ["--control"] = (b, value) => b.Control = Path.GetFullPath(value()),
         ["--state"] = (b, value) => b.State = Path.GetFullPath(value()),
         ["--rdma-legacy"] = (b, _) => b.RdmaLegacy = true,
+        ["--metrics"] = (b, value) => b.Metrics = CheckMetricsAddress(value()),
     };
 
     /// <summary>Parses `cgfs mount` arguments; a usage error is a <see cref="CliException"/>.</summary>
@@ -50,7 +52,20 @@ public sealed record MountOptions(string MountPoint, bool Foreground, List<strin
         if (b.MountPoint is null)
             throw new CliException($"missing MOUNTPOINT\n\n{MountCommand.Usage}");
         return new MountOptions(Path.GetFullPath(b.MountPoint), b.Foreground, b.FuseOptions, b.Entries ?? [.. EmbeddedDefault],
-            b.Threads, b.Log, b.Control ?? CgFs.Control.ControlPaths.Default(b.MountPoint), b.State, b.RdmaLegacy, b.Transport);
+            b.Threads, b.Log, b.Control ?? CgFs.Control.ControlPaths.Default(b.MountPoint), b.State, b.RdmaLegacy, b.Transport, b.Metrics);
+    }
+
+    private static string CheckMetricsAddress(string address)
+    {
+        try
+        {
+            CgFs.Metrics.MetricsServer.Parse(address);
+            return address;
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliException(e.Message);
+        }
     }
 
     private static List<ConfigEntry> ConfigFile(string path)
@@ -63,7 +78,7 @@ public sealed record MountOptions(string MountPoint, bool Foreground, List<strin
 
     private sealed class Builder
     {
-        public string? MountPoint, Log, Control, State;
+        public string? MountPoint, Log, Control, State, Metrics;
         public bool Foreground, RdmaLegacy;
         public int Threads = 2;
         public Fuse.TransportMode Transport = Fuse.TransportMode.IoUring;

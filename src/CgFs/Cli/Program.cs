@@ -14,6 +14,7 @@ public static class Program
           cgfs hold (--control SOCKET | --mount MOUNTPOINT) [--rdma DEV:hca_handle=N,...] [--misc NAME=N] -- CMD
           cgfs exec (--control SOCKET | --mount MOUNTPOINT) [--at DIR] [--] CMD [ARG...]
           cgfs poll FILE [--timeout MS]
+          cgfs metrics (--control SOCKET | --mount MOUNTPOINT)
           cgfs SOURCE MOUNTPOINT [-o config=FILE,state=FILE,rdma-device=NAME,misc=NAME=CAP,...]
                      (the mount-helper form: /etc/fstab, systemd .mount units, mount -t fuse.cgfs)
           cgfs COMMAND --help
@@ -25,6 +26,7 @@ public static class Program
           hold      charge resources as this process and run CMD while holding them
           exec      run CMD with cgfs as THE cgroup v2 filesystem at /sys/fs/cgroup
           poll      wait until a notifying file (cgroup.events, *.events) changes
+          metrics   print the Prometheus metrics once (what `mount --metrics` serves)
         """;
 
     public static int Main(string[] args)
@@ -44,6 +46,8 @@ public static class Program
                 "ctl" => CtlCommand.Run(args[1..]),
                 "hold" => HoldCommand.Run(args[1..]),
                 "exec" => ExecCommand.Run(args[1..]),
+                "metrics" when args.Skip(1).Any(a => a is "-h" or "--help") => Help(MetricsUsage),
+                "metrics" => CtlCommand.Run([.. args[1..], "metrics"]),
                 _ when MountHelper.Recognises(args) => MountCommand.Run(MountHelper.Translate(args)),
                 _ => Fail($"unknown command '{args[0]}'\n\n{Usage}"),
             };
@@ -52,6 +56,21 @@ public static class Program
         {
             return Fail(e.Message);
         }
+    }
+
+    public const string MetricsUsage = """
+        Usage: cgfs metrics (--control SOCKET | --mount MOUNTPOINT)
+
+        Prints the mount's metrics once in the Prometheus text format, as `cgfs mount --metrics
+        ADDRESS` serves them at /metrics: per cgroup rdma and misc usage, limits, peaks and events;
+        per mount cgroups, dying cgroups, processes and devices; the daemon's FUSE requests, errors,
+        control connections and journal.
+        """;
+
+    private static int Help(string usage)
+    {
+        Console.WriteLine(usage);
+        return 0;
     }
 
     public static int Fail(string message)

@@ -19,6 +19,9 @@ public sealed class ControlRequests(Hierarchy engine, IReadOnlyList<ControllerPl
     /// <summary>Which FUSE transport serves, for `status` (set once the session exists).</summary>
     public Func<IEnumerable<string>> Transport { get; set; } = () => [];
 
+    /// <summary>The Prometheus exposition, for `metrics` (set by the mount).</summary>
+    public Func<string> Metrics { get; set; } = () => "";
+
     /// <summary>`cgfs exec` trees supervised now, for `memory` (set by the server).</summary>
     public Func<int> Supervised { get; set; } = () => 0;
 
@@ -53,6 +56,10 @@ public sealed class ControlRequests(Hierarchy engine, IReadOnlyList<ControllerPl
                 break;
             case Memory:
                 MemoryLines(o);
+                Ok(o);
+                break;
+            case MetricsText:
+                o.Append(Metrics());
                 Ok(o);
                 break;
             case Uncharge(var id):

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -51,6 +52,7 @@ public sealed partial class Dispatcher
     {
         var caller = new Caller(h.Uid, h.Gid, (int)h.Pid);
         int error, length = 0;
+        long start = Observer is null ? 0 : Stopwatch.GetTimestamp();
         try
         {
             (error, length) = Dispatch(h, caller, body, payload);
@@ -60,6 +62,7 @@ public sealed partial class Dispatcher
             log?.Invoke($"bug: {h.Opcode} on node {h.NodeId} threw {e}");
             (error, length) = (EIO, 0);
         }
+        Observer?.Served(h.Opcode, error, Stopwatch.GetTimestamp() - start);
         reply = default;
         if (error < 0)
             return false; // no reply for this opcode
@@ -68,6 +71,9 @@ public sealed partial class Dispatcher
         reply = new OutHeader { Len = (uint)(OutHeaderSize + length), Error = -error, Unique = h.Unique };
         return true;
     }
+
+    /// <summary>Told of every request served (metrics); null: nothing is measured.</summary>
+    public IRequestObserver? Observer { get; set; }
 
     /// <summary>The transport's say in INIT: given what the kernel offers, the flags2 bits it
     /// takes (FUSE_OVER_IO_URING when it has set up its rings).</summary>

@@ -54,3 +54,10 @@ public interface IFuseFileSystem
     int RemoveXattr(in Caller c, ulong node, string name);
     int Poll(in Caller c, ulong node, ulong fh, ulong kh, bool scheduleNotify, out uint revents);
 }
+
+/// <summary>Told of each request a dispatcher served: its opcode, its errno (0: done; negative: no
+/// reply) and how long the filesystem took, in <see cref="System.Diagnostics.Stopwatch"/> ticks.</summary>
+public interface IRequestObserver
+{
+    void Served(Opcode opcode, int error, long ticks);
+}

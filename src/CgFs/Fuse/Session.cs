@@ -31,6 +31,9 @@ public sealed unsafe class Session : IFuseNotifier
     /// <summary>FORGET/BATCH_FORGET and INTERRUPT requests read from /dev/fuse (they never travel on a ring).</summary>
     private long _forgets, _interrupts;
 
+    /// <summary>Told of every request served, on either transport (metrics).</summary>
+    public IRequestObserver? Observer { get => _dispatcher.Observer; set => _dispatcher.Observer = value; }
+
     public Session(int fd, IFuseFileSystem fs, Action<string> log, TransportMode mode = TransportMode.DevFuse)
     {
         _fd = fd;

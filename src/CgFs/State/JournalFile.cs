@@ -107,6 +107,9 @@ public sealed class JournalFile : IDisposable
         return line;
     }
 
+    /// <summary>Told of every record's bytes and every fsync's duration (metrics); null: not measured.</summary>
+    public IJournalObserver? Observer { get; set; }
+
     /// <summary>Appends one record: Ok once write(2) took all of it, otherwise the errno with the file as it was.</summary>
     public Errno Append(string payload)
     {
@@ -121,6 +124,7 @@ public sealed class JournalFile : IDisposable
             }
             _length += line.Length;
             _dirty = true;
+            Observer?.Appended(line.Length);
             return Errno.Ok;
         }
     }
@@ -210,7 +214,10 @@ public sealed class JournalFile : IDisposable
         {
             if (!_dirty || _fd < 0)
                 return;
-            if (Interop.Sys.FSync(_fd) != 0)
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            int rc = Interop.Sys.FSync(_fd);
+            Observer?.Synced(System.Diagnostics.Stopwatch.GetTimestamp() - start);
+            if (rc != 0)
             {
                 if (!_fsyncFailing)
                     _log($"state {Path}: fsync failed: {Errnos.Last()} (logged once)");
@@ -234,4 +241,11 @@ public sealed class JournalFile : IDisposable
             _fd = -1;
         }
     }
+}
+
+/// <summary>What the journal did: bytes appended, fsync durations in Stopwatch ticks.</summary>
+public interface IJournalObserver
+{
+    void Appended(int bytes);
+    void Synced(long ticks);
 }

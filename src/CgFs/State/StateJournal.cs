@@ -23,6 +23,9 @@ public sealed class StateJournal : IChangeLog, IDisposable
     private readonly Action<string> _log;
     private readonly JournalFile _file;
 
+    /// <summary>Told of the journal file's writes and fsyncs (metrics).</summary>
+    public IJournalObserver? Observer { get => _file.Observer; set => _file.Observer = value; }
+
     private StateJournal(JournalSnapshot snapshot, JournalFile file, Action<string> log)
     {
         _snapshot = snapshot;

@@ -30,6 +30,15 @@ public abstract class ControllerPlugin
     /// <summary>Lines of `cgfs ctl status`.</summary>
     public virtual IEnumerable<string> StatusLocked() => [];
 
+    /// <summary>The metrics of one cgroup that has this controller's state (usage, limits, peaks,
+    /// event counters): the values are copied under the engine lock, with every other controller's
+    /// and cgroup's (one snapshot per scrape); the samples are made from the copy after the lock
+    /// is released, so a scrape holds the lock only for the copying.</summary>
+    public virtual Func<IEnumerable<MetricSample>>? CaptureMetricsLocked(Cgroup cgroup, ControllerState state) => null;
+
+    /// <summary>Controller-wide samples (devices, capacities).</summary>
+    public virtual IEnumerable<MetricSample> MountMetricsLocked() => [];
+
     /// <summary>Serves a control request that is this controller's: a device or type change (journaled
     /// first through the request's change log) or a charge as the client's process (held by the
     /// request's charge scope). Null when it is not this controller's.</summary>

@@ -52,6 +52,12 @@ public sealed record Memory : ControlCommand
     public override string Format() => "memory";
 }
 
+/// <summary>The Prometheus text exposition, as `/metrics` serves it (`cgfs metrics`).</summary>
+public sealed record MetricsText : ControlCommand
+{
+    public override string Format() => "metrics";
+}
+
 /// <summary>`cgfs exec` hands over its seccomp listener: the server answers "send", the client passes
 /// the descriptor (SCM_RIGHTS), the server answers ok once it supervises it.</summary>
 public sealed record Supervise : ControlCommand
@@ -81,7 +87,7 @@ public sealed record Uncharge(long Id) : ControlCommand
 /// <code>
 /// device add NAME | device remove NAME | device rename OLD NEW | device list
 /// misc capacity NAME N [follow|nofollow] | misc remove NAME
-/// status | memory | supervise
+/// status | memory | metrics | supervise
 /// charge rdma DEVICE hca_handle|hca_object N | charge misc NAME N | uncharge ID
 /// </code>
 /// </summary>
@@ -136,6 +142,7 @@ public static class ControlGrammar
             .Or(Word("uncharge").Then(_ => U64).Select(id => (ControlCommand)new Uncharge((long)id)))
             .Or(Parse.String("status").Return((ControlCommand)new Status()))
             .Or(Parse.String("memory").Return((ControlCommand)new Memory()))
+            .Or(Parse.String("metrics").Return((ControlCommand)new MetricsText()))
             .Or(Parse.String("supervise").Return((ControlCommand)new Supervise()));
 
     /// <summary>One request line (without its newline); trailing spaces are tolerated.</summary>

@@ -76,6 +76,34 @@ public sealed class MiscPlugin : ControllerPlugin
         _misc.ConfigLocked((MiscState)state).Where(m => m.Held > 0)
             .Select(m => ("misc.current", MiscRender.CurrentDelta(m.Type, m.Held))).ToArray();
 
+    private static readonly string[] MiscLabels = ["cgroup", "type"];
+    private static readonly string[] MiscEventLabels = ["cgroup", "type", "event"];
+
+    /// <summary>Per present type (capacity above 0): usage, limit (+Inf for max), peak, and the
+    /// hierarchical max events.</summary>
+    public override Func<IEnumerable<MetricSample>> CaptureMetricsLocked(Cgroup cgroup, ControllerState state)
+    {
+        var (path, rows) = (cgroup.ToString(), _misc.RowsLocked((MiscState)state));
+        return () => Samples(path, rows);
+    }
+
+    private static IEnumerable<MetricSample> Samples(string path, MiscRow[] rows)
+    {
+        foreach (var r in rows.Where(r => r.Capacity > 0))
+        {
+            string[] labels = [path, r.Name];
+            yield return new("cgfs_misc_usage", "Misc resources charged (misc.current).", MetricKind.Gauge, MiscLabels, labels, r.Current);
+            yield return new("cgfs_misc_limit", "Misc limit (misc.max); +Inf for max.", MetricKind.Gauge, MiscLabels, labels, MetricSample.Limit(r.Max, ulong.MaxValue));
+            yield return new("cgfs_misc_peak", "Highest usage seen (misc.peak).", MetricKind.Gauge, MiscLabels, labels, r.Peak);
+            yield return new("cgfs_misc_events_total", "Charges refused at this level or below (misc.events).", MetricKind.Counter,
+                MiscEventLabels, [.. labels, "max"], r.Events);
+        }
+    }
+
+    public override IEnumerable<MetricSample> MountMetricsLocked() => _misc.TypesLocked.Where(t => t.Capacity > 0)
+        .Select(t => new MetricSample("cgfs_misc_capacity", "Misc capacity of the host (misc.capacity).", MetricKind.Gauge, ["type"], [t.Name], t.Capacity))
+        .ToArray();
+
     /// <summary>One line per type: capacity, what the root's misc.current shows, and whether it follows.</summary>
     public override IEnumerable<string> StatusLocked()
     {

@@ -90,6 +90,35 @@ public sealed class RdmaPlugin : ControllerPlugin
             .Select(r => ("rdma.current", RdmaRender.CurrentDelta(r.Device, r.HeldHandle, r.HeldObject)))
             .ToArray();
 
+    private static readonly string[] RdmaLabels = ["cgroup", "device", "resource"];
+    private static readonly string[] RdmaEventLabels = ["cgroup", "device", "resource", "event"];
+
+    /// <summary>Per device and resource: usage, limit (+Inf for max), peak, and the hierarchical event counters.</summary>
+    public override Func<IEnumerable<MetricSample>> CaptureMetricsLocked(Cgroup cgroup, ControllerState state)
+    {
+        var (path, rows) = (cgroup.ToString(), _rdma.RowsLocked((RdmaState)state));
+        return () => Samples(path, rows);
+    }
+
+    private static IEnumerable<MetricSample> Samples(string path, RdmaRow[] rows)
+    {
+        foreach (var r in rows)
+            for (int i = 0; i < RdmaResources.Names.Length; i++)
+            {
+                string[] labels = [path, r.Device, RdmaResources.Names[i]];
+                yield return new("cgfs_rdma_usage", "RDMA objects charged (rdma.current).", MetricKind.Gauge, RdmaLabels, labels, r.Current[i]);
+                yield return new("cgfs_rdma_limit", "RDMA limit (rdma.max); +Inf for max.", MetricKind.Gauge, RdmaLabels, labels,
+                    MetricSample.Limit((ulong)r.Max[i], int.MaxValue));
+                yield return new("cgfs_rdma_peak", "Highest usage seen (rdma.peak).", MetricKind.Gauge, RdmaLabels, labels, r.Peak[i]);
+                yield return new("cgfs_rdma_events_total", "Charges refused here or below (rdma.events): the limit hit here (max) or the charge failed here (alloc_fail).",
+                    MetricKind.Counter, RdmaEventLabels, [.. labels, "max"], r.EventsMax[i]);
+                yield return new("cgfs_rdma_events_total", "", MetricKind.Counter, RdmaEventLabels, [.. labels, "alloc_fail"], r.EventsAllocFail[i]);
+            }
+    }
+
+    public override IEnumerable<MetricSample> MountMetricsLocked() =>
+        [new("cgfs_rdma_devices", "Registered RDMA devices.", MetricKind.Gauge, [], [], _rdma.DevicesLocked.Count)];
+
     /// <summary>One line per device: what the root's rdma.current would show.</summary>
     public override IEnumerable<string> StatusLocked() =>
         _rdma.RowsLocked((RdmaState)Controller.Hierarchy.StateLocked(Controller.Hierarchy.Root, _rdma)!)

@@ -91,6 +91,7 @@ public sealed class ControlRequestsTests
     [TestCase("misc remove tdx")]
     [TestCase("status")]
     [TestCase("memory")]
+    [TestCase("metrics")]
     [TestCase("charge rdma mlx5_0 hca_handle 2")]
     [TestCase("charge misc sev 18446744073709551615")]
     [TestCase("uncharge 7")]

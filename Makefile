@@ -40,10 +40,11 @@ run: build
 ## setfattr/getfattr (attr), pgrep/pkill/ps (procps), gcc (C probes), and the unmodified programs
 ## `cgfs exec` is tested with: runc, libcgroup's tools, systemd-cgls, busybox (a container's rootfs),
 ## Go with runc's and containerd's cgroup libraries (built in GOPATH mode, no module proxy); curl and the
-## official Prometheus client's parser (python3-prometheus-client) scrape and check --metrics
+## official Prometheus client's parser (python3-prometheus-client) scrape and check --metrics; tmux is the
+## terminal `cgfs top` is tested in
 TEST_PACKAGES := attr procps gcc libc6-dev runc cgroup-tools systemd busybox-static golang-go \
                  golang-github-opencontainers-runc-dev golang-github-containerd-cgroups-dev \
-                 curl python3-prometheus-client
+                 curl python3-prometheus-client tmux
 test-deps:
 	@missing=""; \
 	for p in $(TEST_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \

@@ -15,6 +15,7 @@ public static class Program
           cgfs exec (--control SOCKET | --mount MOUNTPOINT) [--at DIR] [--] CMD [ARG...]
           cgfs poll FILE [--timeout MS]
           cgfs metrics (--control SOCKET | --mount MOUNTPOINT)
+          cgfs tree [DIR] | cgfs top [DIR]
           cgfs SOURCE MOUNTPOINT [-o config=FILE,state=FILE,rdma-device=NAME,misc=NAME=CAP,...]
                      (the mount-helper form: /etc/fstab, systemd .mount units, mount -t fuse.cgfs)
           cgfs COMMAND --help
@@ -27,6 +28,7 @@ public static class Program
           exec      run CMD with cgfs as THE cgroup v2 filesystem at /sys/fs/cgroup
           poll      wait until a notifying file (cgroup.events, *.events) changes
           metrics   print the Prometheus metrics once (what `mount --metrics` serves)
+          tree      the hierarchy with processes and rdma/misc usage against limits (top: live)
         """;
 
     public static int Main(string[] args)
@@ -46,6 +48,8 @@ public static class Program
                 "ctl" => CtlCommand.Run(args[1..]),
                 "hold" => HoldCommand.Run(args[1..]),
                 "exec" => ExecCommand.Run(args[1..]),
+                "tree" => TreeCommand.Run(args[1..], live: false),
+                "top" => TreeCommand.Run(args[1..], live: true),
                 "metrics" when args.Skip(1).Any(a => a is "-h" or "--help") => Help(MetricsUsage),
                 "metrics" => CtlCommand.Run([.. args[1..], "metrics"]),
                 _ when MountHelper.Recognises(args) => MountCommand.Run(MountHelper.Translate(args)),

@@ -92,10 +92,14 @@ public sealed class ExecTests
     [Test]
     public void ProcPidCgroupFollowsMembershipForTheProcessItsChildrenAndOthers()
     {
+        // The background chain says when its three reads are done (a file), so the move comes after them.
+        var ready = Path.Combine(Path.GetTempPath(), $"cgfs-exec-ready-{Guid.NewGuid():N}");
         var r = Shell.Run(Exec("sh -c 'mkdir /sys/fs/cgroup/job && echo $$ > /sys/fs/cgroup/job/cgroup.procs && " +
                                "cat /proc/self/cgroup && sh -c \"cat /proc/self/cgroup\" && cd /proc/self && cat cgroup && " +
-                               "sleep 30 & sleep 0.2; mkdir /sys/fs/cgroup/other; echo $! > /sys/fs/cgroup/other/cgroup.procs; " +
+                               $"touch {ready} && sleep 30 & for i in $(seq 400); do [ -e {ready} ] && break; sleep 0.05; done; " +
+                               "mkdir /sys/fs/cgroup/other; echo $! > /sys/fs/cgroup/other/cgroup.procs; " +
                                "cat /proc/$!/cgroup /proc/$!/task/$!/cgroup; kill $!'"));
+        File.Delete(ready);
         Assert.That(r.Out, Is.EqualTo("0::/job\n0::/job\n0::/job\n0::/other\n0::/other\n"), r.ToString());
         Assert.That(_m.Read("job/cgroup.procs"), Is.EqualTo(""), "the shell exited");
     }

@@ -170,9 +170,34 @@ public sealed class ControlServer : IDisposable
             filled -= start;
             if (filled == buffer.Length)
             {
-                await Send(socket, $"error {Errno.EINVAL} request line longer than {MaxLine} bytes\n");
+                if (await Send(socket, $"error {Errno.EINVAL} request line longer than {MaxLine} bytes\n"))
+                    await HangUp(socket);
                 return;
             }
+        }
+    }
+
+    /// <summary>Hangs up on a client that is still sending: the reply is out, our side shut, then
+    /// what it sends is read and dropped (bounded: 16 MiB, 1 s) — closing with its bytes unread
+    /// would reset the connection, and the reset can reach the client before the reply does.</summary>
+    private static async Task HangUp(Socket socket)
+    {
+        try
+        {
+            socket.Shutdown(SocketShutdown.Send);
+            var sink = new byte[64 * 1024];
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            for (long total = 0; total < 16 << 20;)
+            {
+                int n = await socket.ReceiveAsync(sink, SocketFlags.None, timeout.Token);
+                if (n == 0)
+                    break;
+                total += n;
+            }
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Gone or still sending after a second: closed now either way.
         }
     }
 

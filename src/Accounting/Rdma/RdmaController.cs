@@ -67,10 +67,12 @@ public sealed class RdmaController() : Controller("rdma")
         return _devices.FirstOrDefault(d => d.Name == name);
     }
 
-    public RdmaDevice RegisterLocked(string name)
+    public RdmaDevice RegisterLocked(string name, IReadOnlyList<string>? extraResources = null)
     {
         AssertLocked();
-        var d = new RdmaDevice(name);
+        if (extraResources is { Count: > RdmaDevice.MaxResources - 2 })
+            throw new ArgumentException($"at most {RdmaDevice.MaxResources} resources per device", nameof(extraResources));
+        var d = new RdmaDevice(name, extraResources);
         _devices.Add(d);
         return d;
     }
@@ -110,14 +112,16 @@ public sealed class RdmaController() : Controller("rdma")
     }
 
     /// <summary>rdma.max write after parsing: a partial update, null keeps a limit.</summary>
-    public void SetMaxLocked(RdmaState s, RdmaDevice d, int? handle, int? obj)
+    public void SetMaxLocked(RdmaState s, RdmaDevice d, int? handle, int? obj) => SetMaxLocked(s, d, [handle, obj]);
+
+    /// <summary>rdma.max write with a limit (or null) per resource of the device, by index.</summary>
+    public void SetMaxLocked(RdmaState s, RdmaDevice d, IReadOnlyList<int?> limits)
     {
         AssertLocked();
         var pool = s.PoolLocked(d);
-        if (handle is { } h)
-            pool.Limit[0] = h;
-        if (obj is { } o)
-            pool.Limit[1] = o;
+        for (int r = 0; r < limits.Count && r < pool.Limit.Length; r++)
+            if (limits[r] is { } v)
+                pool.Limit[r] = v;
         s.DiscardIfDefaultLocked(d);
     }
 
@@ -130,7 +134,7 @@ public sealed class RdmaController() : Controller("rdma")
         charge = null;
         if (!d.Registered)
             return Errno.ENODEV;
-        if (amount <= 0)
+        if (amount <= 0 || (uint)resource >= (uint)d.ResourceCount)
             return Errno.EINVAL;
         int r = (int)resource;
         for (ControllerState? level = c; level is not null; level = level.Parent)
@@ -170,6 +174,9 @@ public sealed class RdmaController() : Controller("rdma")
     public Errno TryChargeUnitsLocked(RdmaState c, RdmaDevice d, RdmaResource resource, int count, out RdmaCharge? charge)
     {
         AssertLocked();
+        charge = null;
+        if ((uint)resource >= (uint)d.ResourceCount)
+            return Errno.EINVAL;
         int r = (int)resource;
         long headroom = long.MaxValue;
         for (ControllerState? l = c; l is not null; l = l.Parent)
@@ -179,7 +186,6 @@ public sealed class RdmaController() : Controller("rdma")
         }
         if (headroom >= count)
             return TryChargeLocked(c, d, resource, count, out charge);
-        charge = null;
         RdmaCharge? partial = null;
         if (headroom > 0)
             TryChargeLocked(c, d, resource, (int)headroom, out partial);
@@ -214,6 +220,8 @@ public sealed class RdmaController() : Controller("rdma")
     public Errno ApplyShortcutLocked(RdmaState s, RdmaDevice d, RdmaResource resource, long delta)
     {
         AssertLocked();
+        if ((uint)resource >= (uint)d.ResourceCount)
+            return Errno.EINVAL;
         int r = (int)resource;
         if (delta > 0)
         {
@@ -262,10 +270,10 @@ public sealed class RdmaController() : Controller("rdma")
         for (int i = 0; i < rows.Length; i++)
         {
             var d = _devices[i];
-            var p = s.Pools.GetValueOrDefault(d) ?? new RdmaPool();
+            var p = s.Pools.GetValueOrDefault(d) ?? new RdmaPool(d.ResourceCount);
             rows[i] = new RdmaRow(d.Name, (int[])p.Limit.Clone(), (int[])p.Usage.Clone(), (int[])p.Peak.Clone(),
                 (ulong[])p.EventsMax.Clone(), (ulong[])p.EventsAllocFail.Clone(),
-                (ulong[])p.LocalMax.Clone(), (ulong[])p.LocalAllocFail.Clone());
+                (ulong[])p.LocalMax.Clone(), (ulong[])p.LocalAllocFail.Clone(), d.ExtraResources.Count > 0 ? d.ExtraResources : null);
         }
         return rows;
     }
@@ -277,10 +285,10 @@ public sealed class RdmaController() : Controller("rdma")
         return _devices.Where(s.Pools.ContainsKey).Select(d =>
         {
             var p = s.Pools[d];
-            return new RdmaConfig(d.Name, p.Limit[0], p.Limit[1], p.ShortcutHeld[0], p.ShortcutHeld[1]);
+            return new RdmaConfig(d.Name, (int[])p.Limit.Clone(), (long[])p.ShortcutHeld.Clone(), d.ExtraResources);
         }).ToList();
     }
 }
 
-/// <summary>Configured rdma limits of one (state, device) and what the shortcut charged there.</summary>
-public readonly record struct RdmaConfig(string Device, int MaxHandle, int MaxObject, long HeldHandle, long HeldObject);
+/// <summary>Configured rdma limits of one (state, device) and what the shortcut charged there, per resource.</summary>
+public readonly record struct RdmaConfig(string Device, int[] Max, long[] Held, IReadOnlyList<string> Extra);

@@ -1,13 +1,22 @@
 namespace CgFs.Accounting;
 
-/// <summary>The two rdma resources, in the kernel's order (index 0, 1).</summary>
+/// <summary>The kernel's two rdma resources (index 0, 1); a device's vendor-defined resources
+/// follow them (index 2 and up, <see cref="RdmaDevice.ExtraResources"/>).</summary>
 public enum RdmaResource { HcaHandle = 0, HcaObject = 1 }
 
 /// <summary>A registered RDMA device. Identity is the object, not the name: re-registering a
-/// name creates a new device at the end of the order (spec rdma.md 3).</summary>
-public sealed class RdmaDevice(string name)
+/// name creates a new device at the end of the order (spec rdma.md 3). Vendor-defined resources
+/// (the rdmacg PATCHv4 design, a documented extension) are accounted like the kernel's two,
+/// after them, in declaration order; at most <see cref="MaxResources"/> in all.</summary>
+public sealed class RdmaDevice(string name, IReadOnlyList<string>? extra = null)
 {
+    /// <summary>The seed design's bitmap of resources per device.</summary>
+    public const int MaxResources = 64;
+
     public string Name { get; internal set; } = name;
+    /// <summary>Names of the vendor-defined resources, after hca_handle and hca_object.</summary>
+    public IReadOnlyList<string> ExtraResources { get; } = extra ?? [];
+    public int ResourceCount => 2 + ExtraResources.Count;
     public bool Registered { get; internal set; } = true;
     /// <summary>States that hold a pool for this device, so unregistering is O(pools).</summary>
     internal readonly HashSet<RdmaState> StatesWithPools = new();
@@ -15,25 +24,25 @@ public sealed class RdmaDevice(string name)
 
 /// <summary>Per (state, device) values (kernel: struct rdmacg_resource_pool). 32-bit limits and
 /// usage as in the kernel; 64-bit event counters (7.2).</summary>
-internal sealed class RdmaPool
+internal sealed class RdmaPool(int resources)
 {
     public const int Max = int.MaxValue;
-    public readonly int[] Limit = [Max, Max];
-    public readonly int[] Usage = new int[2];
-    public readonly int[] Peak = new int[2];
-    public readonly ulong[] EventsMax = new ulong[2];
-    public readonly ulong[] EventsAllocFail = new ulong[2];
-    public readonly ulong[] LocalMax = new ulong[2];
-    public readonly ulong[] LocalAllocFail = new ulong[2];
+    public readonly int[] Limit = Enumerable.Repeat(Max, resources).ToArray();
+    public readonly int[] Usage = new int[resources];
+    public readonly int[] Peak = new int[resources];
+    public readonly ulong[] EventsMax = new ulong[resources];
+    public readonly ulong[] EventsAllocFail = new ulong[resources];
+    public readonly ulong[] LocalMax = new ulong[resources];
+    public readonly ulong[] LocalAllocFail = new ulong[resources];
     /// <summary>Units charged through the rdma.current shortcut to this very state.</summary>
-    public readonly long[] ShortcutHeld = new long[2];
+    public readonly long[] ShortcutHeld = new long[resources];
 
     /// <summary>Discarding it would change nothing visible (spec rdma.md 1, 7.2 rule).</summary>
     public bool IsDefault
     {
         get
         {
-            for (int r = 0; r < 2; r++)
+            for (int r = 0; r < Limit.Length; r++)
                 if (Limit[r] != Max || Usage[r] != 0 || Peak[r] != 0 || EventsMax[r] != 0 ||
                     EventsAllocFail[r] != 0 || LocalMax[r] != 0 || LocalAllocFail[r] != 0 || ShortcutHeld[r] != 0)
                     return false;
@@ -52,7 +61,7 @@ public sealed class RdmaState(RdmaController controller, Cgroup cgroup, Controll
         get
         {
             AssertLocked();
-            return Pools.Values.Any(p => p.Usage[0] != 0 || p.Usage[1] != 0);
+            return Pools.Values.Any(p => p.Usage.Any(u => u != 0));
         }
     }
 
@@ -61,7 +70,7 @@ public sealed class RdmaState(RdmaController controller, Cgroup cgroup, Controll
         AssertLocked();
         if (!Pools.TryGetValue(d, out var pool))
         {
-            pool = new RdmaPool();
+            pool = new RdmaPool(d.ResourceCount);
             Pools.Add(d, pool);
             d.StatesWithPools.Add(this);
         }
@@ -102,4 +111,4 @@ public sealed class RdmaState(RdmaController controller, Cgroup cgroup, Controll
 /// <summary>What an rdma file shows for one device: values for hca_handle and hca_object.</summary>
 public readonly record struct RdmaRow(
     string Device, int[] Max, int[] Current, int[] Peak, ulong[] EventsMax, ulong[] EventsAllocFail,
-    ulong[] LocalMax, ulong[] LocalAllocFail);
+    ulong[] LocalMax, ulong[] LocalAllocFail, IReadOnlyList<string>? Extra = null);

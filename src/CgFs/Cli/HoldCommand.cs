@@ -1,3 +1,4 @@
+using Sprache;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using CgFs.Accounting;
@@ -25,7 +26,7 @@ public static class HoldCommand
         """;
 
     private abstract record Want(string Text);
-    private sealed record RdmaWant(string Device, RdmaResource Resource, int Amount, string Text) : Want(Text);
+    private sealed record RdmaWant(string Device, string Resource, int Amount, string Text) : Want(Text);
     private sealed record MiscWant(string Name, ulong Amount, string Text) : Want(Text);
 
     public static int Run(string[] args)
@@ -77,8 +78,9 @@ public static class HoldCommand
                     foreach (var kv in spec[(colon + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries))
                     {
                         var parts = kv.Split('=');
-                        var resource = RdmaResources.Find(parts[0])
-                            ?? throw new CliException($"--rdma: unknown resource '{parts[0]}' ({string.Join(" or ", RdmaResources.Names)})");
+                        // hca_handle, hca_object, or a vendor-defined resource the device declared (the daemon checks which)
+                        var resource = RdmaResources.VendorName.End().TryParse(parts[0]) is { WasSuccessful: true } ok ? ok.Value
+                            : throw new CliException($"--rdma: '{parts[0]}' is not a resource name ({string.Join(", ", RdmaResources.Names)} or a vendor-defined one)");
                         if (parts.Length != 2 || !int.TryParse(parts[1], out int n) || n < 0)
                             throw new CliException($"--rdma: '{kv}' needs a non-negative count");
                         if (n > 0)

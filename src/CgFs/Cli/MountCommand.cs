@@ -31,6 +31,9 @@ public static class MountCommand
                                    /run/cgfs/<mount point with / as _>.sock for root)
           --state FILE             journal the hierarchy, limits, devices, types, membership and
                                    shortcut charges to FILE; a later mount with it restores them
+          --rdma-resource NAME     a vendor-defined rdma resource of every device, after hca_handle
+                                   and hca_object (repeatable; the seed design's extension; a
+                                   config file's "rdma-device NAME resources=qp,mr" sets them per device)
           --rdma-legacy            behave like kernels 4.11-7.1: their rdma.max parser, and no
                                    rdma.peak, rdma.events, rdma.events.local (default: 7.2)
           --threads N              FUSE reader threads (default 2)

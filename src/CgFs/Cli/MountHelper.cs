@@ -15,7 +15,7 @@ public static class MountHelper
     private static readonly Dictionary<string, string> Valued = new()
     {
         ["config"] = "--config", ["state"] = "--state", ["control"] = "--control", ["rdma-device"] = "--rdma-device",
-        ["misc"] = "--misc", ["threads"] = "--threads", ["log"] = "--log", ["metrics"] = "--metrics",
+        ["misc"] = "--misc", ["threads"] = "--threads", ["log"] = "--log", ["metrics"] = "--metrics", ["rdma-resource"] = "--rdma-resource",
     };
 
     /// <summary>-o flags that stand for a `cgfs mount` flag.</summary>

@@ -1,3 +1,4 @@
+using Sprache;
 using CgFs.Parsing;
 
 namespace CgFs.Cli;
@@ -33,6 +34,8 @@ public sealed record MountOptions(string MountPoint, bool Foreground, List<strin
         ["--state"] = (b, value) => b.State = Path.GetFullPath(value()),
         ["--rdma-legacy"] = (b, _) => b.RdmaLegacy = true,
         ["--metrics"] = (b, value) => b.Metrics = CheckMetricsAddress(value()),
+        ["--rdma-resource"] = (b, value) => b.Resources.Add(RdmaResources.VendorName.End().TryParse(value()) is { WasSuccessful: true } n
+            ? n.Value : throw new CliException("--rdma-resource expects a name: [a-z][a-z0-9_]*")),
     };
 
     /// <summary>Parses `cgfs mount` arguments; a usage error is a <see cref="CliException"/>.</summary>
@@ -51,7 +54,15 @@ public sealed record MountOptions(string MountPoint, bool Foreground, List<strin
         }
         if (b.MountPoint is null)
             throw new CliException($"missing MOUNTPOINT\n\n{MountCommand.Usage}");
-        return new MountOptions(Path.GetFullPath(b.MountPoint), b.Foreground, b.FuseOptions, b.Entries ?? [.. EmbeddedDefault],
+        var entries = b.Entries ?? [.. EmbeddedDefault];
+        if (b.Resources.Count > 0)
+        {
+            if (RdmaResources.Invalid(b.Resources) is { } why)
+                throw new CliException($"--rdma-resource: {why}");
+            // Every device without resources of its own (a config file's resources= line) gets them.
+            entries = entries.Select(e => e is RdmaDeviceEntry { Resources: null } d ? d with { Resources = string.Join(',', b.Resources) } : e).ToList();
+        }
+        return new MountOptions(Path.GetFullPath(b.MountPoint), b.Foreground, b.FuseOptions, entries,
             b.Threads, b.Log, b.Control ?? CgFs.Control.ControlPaths.Default(b.MountPoint), b.State, b.RdmaLegacy, b.Transport, b.Metrics);
     }
 
@@ -83,6 +94,8 @@ public sealed record MountOptions(string MountPoint, bool Foreground, List<strin
         public int Threads = 2;
         public Fuse.TransportMode Transport = Fuse.TransportMode.IoUring;
         public readonly List<string> FuseOptions = new();
+        /// <summary>--rdma-resource: vendor-defined resources of every device.</summary>
+        public readonly List<string> Resources = new();
         /// <summary>Devices and types given explicitly; null: the embedded default.</summary>
         public List<ConfigEntry>? Entries;
 

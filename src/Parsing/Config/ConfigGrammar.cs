@@ -11,9 +11,10 @@ public abstract record ConfigEntry
     public abstract ControlCommand AsCommand(Func<string, string> name);
 }
 
-public sealed record RdmaDeviceEntry(string Name) : ConfigEntry
+/// <summary>A device; <see cref="Resources"/>: its vendor-defined resources ("qp,mr"), or null.</summary>
+public sealed record RdmaDeviceEntry(string Name, string? Resources = null) : ConfigEntry
 {
-    public override ControlCommand AsCommand(Func<string, string> name) => new DeviceAdd(name(Name));
+    public override ControlCommand AsCommand(Func<string, string> name) => new DeviceAdd(name(Name), Resources);
 }
 
 /// <summary>A capacity; "follow" makes the type's charges move with their process (not given: unchanged).</summary>
@@ -27,6 +28,7 @@ public sealed record MiscEntry(string Name, ulong Capacity, bool Follow) : Confi
 /// <code>
 /// # comment
 /// rdma-device mlx5_0        (registration order = file order)
+/// rdma-device mlx5_1 resources=qp,mr   (vendor-defined resources after hca_handle, hca_object)
 /// misc sev 509              (capacity; an unknown name registers a new type)
 /// misc ioasid 64 follow     (a process-tied type whose charges move with the process)
 /// </code>
@@ -42,7 +44,9 @@ public static class ConfigGrammar
     private static readonly Parser<ConfigEntry> Device =
         from k in Parse.String("rdma-device").Then(_ => Gap)
         from name in Word
-        select (ConfigEntry)new RdmaDeviceEntry(name);
+        from resources in Gap.Then(_ => Parse.String("resources=")).Then(_ =>
+            RdmaResources.VendorName.DelimitedBy(Parse.Char(',')).Select(n => string.Join(',', n))).Optional()
+        select (ConfigEntry)new RdmaDeviceEntry(name, resources.GetOrDefault());
 
     private static readonly Parser<ConfigEntry> Misc =
         from k in Parse.String("misc").Then(_ => Gap)

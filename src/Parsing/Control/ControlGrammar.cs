@@ -10,9 +10,13 @@ public abstract record ControlCommand
     public abstract string Format();
 }
 
-public sealed record DeviceAdd(string Name) : ControlCommand
+/// <summary>Registers a device; <see cref="Resources"/>: its vendor-defined resources, comma-separated
+/// (an extension; null: the kernel's two only).</summary>
+public sealed record DeviceAdd(string Name, string? Resources = null) : ControlCommand
 {
-    public override string Format() => $"device add {Name}";
+    public override string Format() => $"device add {Name}" + (Resources is null ? "" : $" resources={Resources}");
+
+    public IReadOnlyList<string> ExtraResources => Resources?.Split(',') ?? [];
 }
 
 public sealed record DeviceRemove(string Name) : ControlCommand
@@ -65,9 +69,10 @@ public sealed record Supervise : ControlCommand
     public override string Format() => "supervise";
 }
 
-public sealed record ChargeRdma(string Device, RdmaResource Resource, int Amount) : ControlCommand
+/// <summary>A charge of a resource by name: hca_handle, hca_object or one the device declared.</summary>
+public sealed record ChargeRdma(string Device, string Resource, int Amount) : ControlCommand
 {
-    public override string Format() => $"charge rdma {Device} {RdmaResources.Name(Resource)} {Amount}";
+    public override string Format() => $"charge rdma {Device} {Resource} {Amount}";
 }
 
 public sealed record ChargeMisc(string Name, ulong Amount) : ControlCommand
@@ -85,10 +90,10 @@ public sealed record Uncharge(long Id) : ControlCommand
 /// one line; each reply is zero or more data lines, then <c>ok [VALUE]</c> or
 /// <c>error ERRNO MESSAGE</c>.
 /// <code>
-/// device add NAME | device remove NAME | device rename OLD NEW | device list
+/// device add NAME [resources=R,R...] | device remove NAME | device rename OLD NEW | device list
 /// misc capacity NAME N [follow|nofollow] | misc remove NAME
 /// status | memory | metrics | supervise
-/// charge rdma DEVICE hca_handle|hca_object N | charge misc NAME N | uncharge ID
+/// charge rdma DEVICE RESOURCE N | charge misc NAME N | uncharge ID
 /// </code>
 /// </summary>
 public static class ControlGrammar
@@ -103,9 +108,16 @@ public static class ControlGrammar
 
     private static Parser<string> Word(string w) => Parse.String(w).Text().Then(_ => Sp.Return(w));
 
+    /// <summary>"qp,mr,uar": vendor-defined resource names.</summary>
+    private static readonly Parser<string> ResourceList =
+        RdmaResources.VendorName.DelimitedBy(Parse.Char(',')).Select(names => string.Join(',', names));
+
     private static readonly Parser<ControlCommand> Device =
         from k in Word("device")
-        from c in Word("add").Then(_ => Name).Select(n => (ControlCommand)new DeviceAdd(n))
+        from c in (from a in Word("add")
+                   from n in Name
+                   from r in Sp.Then(_ => Parse.String("resources=")).Then(_ => ResourceList).Optional()
+                   select (ControlCommand)new DeviceAdd(n, r.GetOrDefault()))
             .Or(Word("remove").Then(_ => Name).Select(n => (ControlCommand)new DeviceRemove(n)))
             .Or(from r in Word("rename")
                 from old in Name
@@ -128,7 +140,7 @@ public static class ControlGrammar
         from k in Word("charge")
         from c in (from r in Word("rdma")
                    from dev in Name
-                   from res in Sp.Then(_ => RdmaResources.Parser)
+                   from res in Sp.Then(_ => RdmaResources.VendorName)
                    from n in Sp.Then(_ => U64).Where(n => n is > 0 and <= int.MaxValue)
                    select (ControlCommand)new ChargeRdma(dev, res, (int)n))
             .Or(from m in Word("misc")

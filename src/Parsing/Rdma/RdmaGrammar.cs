@@ -3,11 +3,12 @@ using Sprache;
 
 namespace CgFs.Parsing;
 
-/// <summary>rdma.max write: one device, new limits for the resources mentioned (null = unchanged).</summary>
-public readonly record struct RdmaMaxCommand(string Device, int? HcaHandle, int? HcaObject);
+/// <summary>rdma.max write: one device, new limits for the resources mentioned (null = unchanged);
+/// vendor-defined resources by name in <see cref="Extra"/> (null when none was mentioned).</summary>
+public readonly record struct RdmaMaxCommand(string Device, int? HcaHandle, int? HcaObject, IReadOnlyDictionary<string, int>? Extra = null);
 
 /// <summary>rdma.current shortcut write (documented extension): signed deltas per resource.</summary>
-public readonly record struct RdmaDeltaCommand(string Device, long HcaHandle, long HcaObject);
+public readonly record struct RdmaDeltaCommand(string Device, long HcaHandle, long HcaObject, IReadOnlyDictionary<string, long>? Extra = null);
 
 /// <summary>The 7.2 rdma.max grammar (spec rdma.md 4.1, 11.1) and the rdma.current shortcut.</summary>
 public static class RdmaGrammar
@@ -41,6 +42,13 @@ public static class RdmaGrammar
         from v in KernelText.Rest
         select (k, v);
 
+    /// <summary>A vendor-defined resource's "name=value" (only names some device declared).</summary>
+    private static readonly Parser<(string Key, string Value)> ExtraToken =
+        from k in RdmaResources.VendorName
+        from eq in Parse.Char('=')
+        from v in KernelText.Rest
+        select (k, v);
+
     /// <summary>Splits STRIP(buffer) into the device name (up to the first space) and tokens split
     /// on space, tab and newline.</summary>
     private static (string Device, string[] Tokens) Split(string buffer)
@@ -54,29 +62,40 @@ public static class RdmaGrammar
 
     /// <summary>Parses every "key=value" token with <paramref name="value"/>; the last mention of a
     /// key wins. Null when any token is malformed (EINVAL for the whole write).</summary>
-    private static T?[]? Tokens<T>(string[] tokens, Parser<T?> value) where T : struct
+    private static T?[]? Tokens<T>(string[] tokens, Parser<T?> value, IReadOnlySet<string>? extraKeys, out Dictionary<string, T>? extra) where T : struct
     {
         var values = new T?[2];
+        extra = null;
         foreach (var t in tokens)
         {
             var tok = Token.TryParse(t);
-            if (!tok.WasSuccessful || tok.Value.Value.Length > MaxValueLength)
+            string raw;
+            string? extraKey = null;
+            if (tok.WasSuccessful)
+                raw = tok.Value.Value;
+            else if (extraKeys is { Count: > 0 } && ExtraToken.TryParse(t) is { WasSuccessful: true } x && extraKeys.Contains(x.Value.Key))
+                (extraKey, raw) = x.Value;
+            else
                 return null;
-            var v = value.TryParse(tok.Value.Value);
-            if (!v.WasSuccessful || v.Value is null)
+            if (raw.Length > MaxValueLength || value.TryParse(raw) is not { WasSuccessful: true, Value: { } v })
                 return null;
-            values[(int)tok.Value.Key] = v.Value;
+            if (extraKey is null)
+                values[(int)tok.Value.Key] = v;
+            else
+                (extra ??= new())[extraKey] = v;
         }
         return values;
     }
 
     /// <summary>Every token is validated before the device is looked up (the caller does the lookup
     /// and answers ENODEV, also for an empty name).</summary>
-    public static Parsed<RdmaMaxCommand> Max(string buffer)
+    /// <param name="extraKeys">Vendor-defined resource names some device declared (an extension;
+    /// without any, exactly the kernel's grammar).</param>
+    public static Parsed<RdmaMaxCommand> Max(string buffer, IReadOnlySet<string>? extraKeys = null)
     {
         var (device, tokens) = Split(buffer);
-        return Tokens(tokens, Limit) is { } limits
-            ? Parsed<RdmaMaxCommand>.Of(new RdmaMaxCommand(device, limits[0], limits[1]))
+        return Tokens(tokens, Limit, extraKeys, out var extra) is { } limits
+            ? Parsed<RdmaMaxCommand>.Of(new RdmaMaxCommand(device, limits[0], limits[1], extra))
             : Parsed<RdmaMaxCommand>.Fail(Errno.EINVAL);
     }
 
@@ -136,11 +155,11 @@ public static class RdmaGrammar
         select v.Overflow || v.Value > int.MaxValue ? null : (long?)(sign == '-' ? -(long)v.Value : (long)v.Value);
 
     /// <summary>"DEV hca_handle=+N hca_object=-M": explicit signs, same layout as rdma.max.</summary>
-    public static Parsed<RdmaDeltaCommand> CurrentDelta(string buffer)
+    public static Parsed<RdmaDeltaCommand> CurrentDelta(string buffer, IReadOnlySet<string>? extraKeys = null)
     {
         var (device, tokens) = Split(buffer);
-        return tokens.Length > 0 && Tokens(tokens, Delta) is { } deltas
-            ? Parsed<RdmaDeltaCommand>.Of(new RdmaDeltaCommand(device, deltas[0] ?? 0, deltas[1] ?? 0))
+        return tokens.Length > 0 && Tokens(tokens, Delta, extraKeys, out var extra) is { } deltas
+            ? Parsed<RdmaDeltaCommand>.Of(new RdmaDeltaCommand(device, deltas[0] ?? 0, deltas[1] ?? 0, extra))
             : Parsed<RdmaDeltaCommand>.Fail(Errno.EINVAL);
     }
 }

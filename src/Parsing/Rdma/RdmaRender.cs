@@ -16,11 +16,20 @@ public static class RdmaRender
     private static string Value(int v) => v == int.MaxValue ? "max" : v.ToString();
 
     /// <summary>One device's rdma.max line, which rdma.max also accepts as a write (the journal's snapshot).</summary>
-    public static string MaxLine(string device, int handle, int obj) => Values([new RdmaRow(device, [handle, obj], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0])], r => r.Max);
+    public static string MaxLine(string device, int handle, int obj) => MaxLine(device, [handle, obj], []);
+
+    /// <summary>The same with a limit per resource, vendor-defined ones included.</summary>
+    public static string MaxLine(string device, int[] limits, IReadOnlyList<string> extra) =>
+        Values([new RdmaRow(device, limits, [], [], [], [], [], [], extra)], r => r.Max);
 
     /// <summary>An rdma.current shortcut write that charges the given units again.</summary>
-    public static string CurrentDelta(string device, long handle, long obj) =>
-        $"{device} {RdmaResources.Names[0]}=+{handle} {RdmaResources.Names[1]}=+{obj}";
+    public static string CurrentDelta(string device, long handle, long obj) => CurrentDelta(device, [handle, obj], []);
+
+    public static string CurrentDelta(string device, long[] held, IReadOnlyList<string> extra)
+    {
+        var names = RdmaResources.Of(extra);
+        return device + string.Concat(names.Select((n, i) => $" {n}=+{held[i]}"));
+    }
 
     private static string Values(IEnumerable<RdmaRow> rows, Func<RdmaRow, int[]> pick)
     {
@@ -28,9 +37,10 @@ public static class RdmaRender
         foreach (var r in rows)
         {
             var v = pick(r);
+            var names = RdmaResources.Of(r.Extra);
             sb.Append(r.Device);
-            for (int i = 0; i < RdmaResources.Names.Length; i++)
-                sb.Append(' ').Append(RdmaResources.Names[i]).Append('=').Append(Value(v[i]));
+            for (int i = 0; i < names.Count; i++)
+                sb.Append(' ').Append(names[i]).Append('=').Append(Value(v[i]));
             sb.Append(" \n");
         }
         return sb.ToString();
@@ -42,10 +52,11 @@ public static class RdmaRender
         foreach (var r in rows)
         {
             var (max, fail) = pick(r);
+            var names = RdmaResources.Of(r.Extra);
             sb.Append(r.Device);
-            for (int i = 0; i < RdmaResources.Names.Length; i++)
-                sb.Append(' ').Append(RdmaResources.Names[i]).Append(".max=").Append(max[i])
-                  .Append(' ').Append(RdmaResources.Names[i]).Append(".alloc_fail=").Append(fail[i]);
+            for (int i = 0; i < names.Count; i++)
+                sb.Append(' ').Append(names[i]).Append(".max=").Append(max[i])
+                  .Append(' ').Append(names[i]).Append(".alloc_fail=").Append(fail[i]);
             sb.Append('\n');
         }
         return sb.ToString();

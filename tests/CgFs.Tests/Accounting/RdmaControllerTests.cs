@@ -90,6 +90,30 @@ public sealed class RdmaControllerTests
     }
 
     [Test]
+    public void AVendorResourceChargesHierarchicallyAndAFailureLeavesTheOthersUnchanged()
+    {
+        var h = EngineHarness.New();
+        var dev = h.Do(() => h.Rdma.RegisterLocked("mlx5_0", ["qp", "mr"]));
+        h.Enable(h.Root, h.RdmaBit);
+        var a = h.Mkdir(h.Root, "A");
+        h.Enable(a, h.RdmaBit);
+        var b = h.Mkdir(a, "B");
+        var qp = (RdmaResource)2;
+        h.Do(() => { h.Rdma.SetMaxLocked(h.RdmaOf(a), dev, [null, null, 3, null]); return 0; });
+        h.Do(() => h.Rdma.TryChargeLocked(h.RdmaOf(b), dev, RdmaResource.HcaHandle, 1, out _));
+        Assert.That(h.Do(() => h.Rdma.TryChargeUnitsLocked(h.RdmaOf(b), dev, qp, 2, out _)), Is.EqualTo(Errno.Ok));
+        Assert.That(h.Do(() => h.Rdma.TryChargeUnitsLocked(h.RdmaOf(b), dev, qp, 2, out _)), Is.EqualTo(Errno.EAGAIN), "3 in A");
+        var rowA = h.Row(h.RdmaOf(a), "mlx5_0");
+        Assert.That((rowA.Current, rowA.Max[2], rowA.Peak[2], rowA.EventsMax[2], rowA.LocalMax[2]),
+            Is.EqualTo((new[] { 1, 0, 2, 0 }, 3, 3, 1UL, 1UL)), "the refused unit rolled back; the peak saw the third");
+        var rowB = h.Row(h.RdmaOf(b), "mlx5_0");
+        Assert.That((rowB.Current, rowB.EventsAllocFail[2], rowB.EventsAllocFail[0]), Is.EqualTo((new[] { 1, 0, 2, 0 }, 1UL, 0UL)));
+        Assert.That(rowB.Extra, Is.EqualTo(new[] { "qp", "mr" }));
+        Assert.That(h.Do(() => h.Rdma.TryChargeLocked(h.RdmaOf(b), dev, (RdmaResource)4, 1, out _)), Is.EqualTo(Errno.EINVAL), "no fifth resource");
+        Assert.Throws<ArgumentException>(() => h.Do(() => h.Rdma.RegisterLocked("big", [.. Enumerable.Range(0, 63).Select(i => $"r{i}")])));
+    }
+
+    [Test]
     public void TheShortcutChargesLikeUnitChargesAllOrNothing()
     {
         var (h, dev, a, b) = Setup();

@@ -20,7 +20,7 @@ public sealed class ControlGrammarTests
             Assert.That(ControlGrammar.Line("status").Value, Is.EqualTo(new Status()));
             Assert.That(ControlGrammar.Line("memory").Value, Is.EqualTo(new Memory()));
             Assert.That(ControlGrammar.Line("metrics").Value, Is.EqualTo(new MetricsText()));
-            Assert.That(ControlGrammar.Line("charge rdma mlx5_0 hca_object 3").Value, Is.EqualTo(new ChargeRdma("mlx5_0", RdmaResource.HcaObject, 3)));
+            Assert.That(ControlGrammar.Line("charge rdma mlx5_0 hca_object 3").Value, Is.EqualTo(new ChargeRdma("mlx5_0", "hca_object", 3)));
             Assert.That(ControlGrammar.Line("charge misc sev 1").Value, Is.EqualTo(new ChargeMisc("sev", 1)));
             Assert.That(ControlGrammar.Line("uncharge 7").Value, Is.EqualTo(new Uncharge(7)));
         });
@@ -33,7 +33,7 @@ public sealed class ControlGrammarTests
     [TestCase("device rename rxe1 rxe9 rxe10")]
     [TestCase("misc capacity sev")]
     [TestCase("misc capacity sev -1")]
-    [TestCase("charge rdma mlx5_0 hca_thing 1")]
+    [TestCase("charge rdma mlx5_0 Hca_object 1")]
     [TestCase("charge rdma mlx5_0 hca_object 0")]
     [TestCase("charge rdma mlx5_0 hca_object 2147483648")]
     [TestCase("status now")]

@@ -34,11 +34,36 @@ public sealed class RdmaPlugin : ControllerPlugin
     private Rendered ReadEvents(FileContext x) => RdmaRender.Events(Rows(x));
     private Rendered ReadEventsLocal(FileContext x) => RdmaRender.EventsLocal(Rows(x));
 
+    /// <summary>Vendor-defined resource names some registered device has: the keys the grammar
+    /// accepts besides the kernel's (none: exactly the kernel's grammar).</summary>
+    private IReadOnlySet<string>? ExtraKeys(FileContext x) => x.Engine.Run(() =>
+        _rdma.DevicesLocked.Any(d => d.ExtraResources.Count > 0) ? _rdma.DevicesLocked.SelectMany(d => d.ExtraResources).ToHashSet() : null);
+
+    /// <summary>The kernel's two values, then the device's vendor-defined ones by name; null when a
+    /// name is not one of this device's (EINVAL).</summary>
+    private static T?[]? PerResource<T>(RdmaDevice d, T? handle, T? obj, IReadOnlyDictionary<string, T>? extra) where T : struct
+    {
+        var values = new T?[d.ResourceCount];
+        (values[0], values[1]) = (handle, obj);
+        foreach (var (name, v) in extra ?? new Dictionary<string, T>())
+        {
+            int i = IndexOf(d, name);
+            if (i < 0)
+                return null;
+            values[i] = v;
+        }
+        return values;
+    }
+
+    /// <summary>A resource's index on a device, by name; -1 if the device has no such resource.</summary>
+    private static int IndexOf(RdmaDevice d, string name) => RdmaResources.Of(d.ExtraResources) is var names && names.Contains(name)
+        ? names.ToList().IndexOf(name) : -1;
+
     /// <summary>Parse everything first (EINVAL), then look the device up (ENODEV), then apply. A mount
     /// emulating a kernel before 7.2 uses that kernel's parser (spec rdma.md 4.3).</summary>
     private Errno WriteMax(FileContext x, string text)
     {
-        var p = x.Services.Options.RdmaLegacy ? RdmaGrammar.MaxLegacy(text) : RdmaGrammar.Max(text);
+        var p = x.Services.Options.RdmaLegacy ? RdmaGrammar.MaxLegacy(text) : RdmaGrammar.Max(text, ExtraKeys(x));
         if (!p.Ok)
             return p.Error;
         var cmd = p.Value;
@@ -47,16 +72,18 @@ public sealed class RdmaPlugin : ControllerPlugin
             var device = _rdma.FindLocked(cmd.Device);
             if (device is null)
                 return Errno.ENODEV;
-            _rdma.SetMaxLocked((RdmaState)x.State!, device, cmd.HcaHandle, cmd.HcaObject);
+            if (PerResource(device, cmd.HcaHandle, cmd.HcaObject, cmd.Extra) is not { } limits)
+                return Errno.EINVAL;
+            _rdma.SetMaxLocked((RdmaState)x.State!, device, limits);
             return Errno.Ok;
         });
     }
 
     /// <summary>The rdma.current shortcut (documented extension, root only by the file's mode):
-    /// both resources change or neither does.</summary>
+    /// every resource named changes or none does.</summary>
     private Errno WriteCurrentDelta(FileContext x, string text)
     {
-        var p = RdmaGrammar.CurrentDelta(text);
+        var p = RdmaGrammar.CurrentDelta(text, ExtraKeys(x));
         if (!p.Ok)
             return p.Error;
         var cmd = p.Value;
@@ -66,28 +93,34 @@ public sealed class RdmaPlugin : ControllerPlugin
             var device = _rdma.FindLocked(cmd.Device);
             if (device is null)
                 return Errno.ENODEV;
-            var e = _rdma.ApplyShortcutLocked(state, device, RdmaResource.HcaHandle, cmd.HcaHandle);
-            if (e != Errno.Ok)
+            if (PerResource<long>(device, cmd.HcaHandle, cmd.HcaObject, cmd.Extra) is not { } deltas)
+                return Errno.EINVAL;
+            for (int r = 0; r < deltas.Length; r++)
+            {
+                var e = _rdma.ApplyShortcutLocked(state, device, (RdmaResource)r, deltas[r] ?? 0);
+                if (e == Errno.Ok)
+                    continue;
+                for (int undo = r - 1; undo >= 0; undo--)
+                    _rdma.ApplyShortcutLocked(state, device, (RdmaResource)undo, -(deltas[undo] ?? 0));
                 return e;
-            e = _rdma.ApplyShortcutLocked(state, device, RdmaResource.HcaObject, cmd.HcaObject);
-            if (e != Errno.Ok)
-                _rdma.ApplyShortcutLocked(state, device, RdmaResource.HcaHandle, -cmd.HcaHandle);
-            return e;
+            }
+            return Errno.Ok;
         });
     }
 
-    public override IEnumerable<ControlCommand> ConfigurationLocked() => _rdma.DevicesLocked.Select(d => new DeviceAdd(d.Name)).ToArray();
+    public override IEnumerable<ControlCommand> ConfigurationLocked() => _rdma.DevicesLocked
+        .Select(d => new DeviceAdd(d.Name, d.ExtraResources.Count > 0 ? string.Join(',', d.ExtraResources) : null)).ToArray();
 
     public override IEnumerable<(string File, string Text)> LimitsLocked(ControllerState state) =>
         _rdma.ConfigLocked((RdmaState)state)
-            .Where(r => r.MaxHandle != int.MaxValue || r.MaxObject != int.MaxValue)
-            .Select(r => ("rdma.max", RdmaRender.MaxLine(r.Device, r.MaxHandle, r.MaxObject)))
+            .Where(r => r.Max.Any(m => m != int.MaxValue))
+            .Select(r => ("rdma.max", RdmaRender.MaxLine(r.Device, r.Max, r.Extra)))
             .ToArray();
 
     public override IEnumerable<(string File, string Text)> HoldingsLocked(ControllerState state) =>
         _rdma.ConfigLocked((RdmaState)state)
-            .Where(r => r.HeldHandle > 0 || r.HeldObject > 0)
-            .Select(r => ("rdma.current", RdmaRender.CurrentDelta(r.Device, r.HeldHandle, r.HeldObject)))
+            .Where(r => r.Held.Any(h => h > 0))
+            .Select(r => ("rdma.current", RdmaRender.CurrentDelta(r.Device, r.Held, r.Extra)))
             .ToArray();
 
     private static readonly string[] RdmaLabels = ["cgroup", "device", "resource"];
@@ -103,9 +136,9 @@ public sealed class RdmaPlugin : ControllerPlugin
     private static IEnumerable<MetricSample> Samples(string path, RdmaRow[] rows)
     {
         foreach (var r in rows)
-            for (int i = 0; i < RdmaResources.Names.Length; i++)
+            for (int i = 0; i < r.Max.Length; i++)
             {
-                string[] labels = [path, r.Device, RdmaResources.Names[i]];
+                string[] labels = [path, r.Device, RdmaResources.Of(r.Extra)[i]];
                 yield return new("cgfs_rdma_usage", "RDMA objects charged (rdma.current).", MetricKind.Gauge, RdmaLabels, labels, r.Current[i]);
                 yield return new("cgfs_rdma_limit", "RDMA limit (rdma.max); +Inf for max.", MetricKind.Gauge, RdmaLabels, labels,
                     MetricSample.Limit((ulong)r.Max[i], int.MaxValue));
@@ -122,19 +155,27 @@ public sealed class RdmaPlugin : ControllerPlugin
     /// <summary>One line per device: what the root's rdma.current would show.</summary>
     public override IEnumerable<string> StatusLocked() =>
         _rdma.RowsLocked((RdmaState)Controller.Hierarchy.StateLocked(Controller.Hierarchy.Root, _rdma)!)
-            .Select(r => $"device {r.Device} " + string.Join(' ', RdmaResources.Names.Select((n, i) => $"{n}={r.Current[i]}")))
+            .Select(r => $"device {r.Device} " + string.Join(' ', RdmaResources.Of(r.Extra).Select((n, i) => $"{n}={r.Current[i]}")))
             .ToArray();
 
     public override ControlReply? Execute(ControlCommand command, ControlRequest request) => command switch
     {
         ChargeRdma(var device, var resource, var count) when request.Charges is { } scope => ControlReply.Charged(
-            scope.Charge(() => _rdma.FindLocked(device) is { } d ? (_rdma.ChargeAsProcessLocked(scope.Pid, d, resource, count, out var c), c) : (Errno.ENODEV, null)),
-            e => e == Errno.ENODEV ? $"no device {device}" : $"rdma {device} {RdmaResources.Name(resource)} over a limit"),
-        DeviceAdd(var name) => ControlReply.Of(request.Changes.Commit(() => new ControlRecord(command), () => Run(() =>
+            scope.Charge(() => _rdma.FindLocked(device) is not { } d ? (Errno.ENODEV, null)
+                : IndexOf(d, resource) is var i and >= 0 ? (_rdma.ChargeAsProcessLocked(scope.Pid, d, (RdmaResource)i, count, out var c), c)
+                : (Errno.EINVAL, null)),
+            e => e switch
+            {
+                Errno.ENODEV => $"no device {device}",
+                Errno.EINVAL => $"device {device} has no resource {resource}",
+                _ => $"rdma {device} {resource} over a limit",
+            }),
+        DeviceAdd add when RdmaResources.Invalid(add.ExtraResources) is { } why => new ControlReply(Errno.EINVAL, $"device {add.Name}: {why}"),
+        DeviceAdd(var name, _) add => ControlReply.Of(request.Changes.Commit(() => new ControlRecord(command), () => Run(() =>
         {
             if (request.Source == ControlSource.Client && _rdma.FindLocked(name) is not null)
                 return Errno.EEXIST;
-            _rdma.RegisterLocked(name);
+            _rdma.RegisterLocked(name, add.ExtraResources);
             return Errno.Ok;
         })), (Errno.EEXIST, $"device {name} is already registered")),
         DeviceRemove(var name) => ControlReply.Of(request.Changes.Commit(() => new ControlRecord(command),

@@ -35,9 +35,12 @@ public sealed class RdmaPlugin : ControllerPlugin
     private Rendered ReadEventsLocal(FileContext x) => RdmaRender.EventsLocal(Rows(x));
 
     /// <summary>Vendor-defined resource names some registered device has: the keys the grammar
-    /// accepts besides the kernel's (none: exactly the kernel's grammar).</summary>
-    private IReadOnlySet<string>? ExtraKeys(FileContext x) => x.Engine.Run(() =>
-        _rdma.DevicesLocked.Any(d => d.ExtraResources.Count > 0) ? _rdma.DevicesLocked.SelectMany(d => d.ExtraResources).ToHashSet() : null);
+    /// accepts besides the kernel's (null: exactly the kernel's grammar). Recomputed when a device
+    /// comes or goes, so a write parses without taking the engine lock for it.</summary>
+    private volatile IReadOnlySet<string>? _extraKeys;
+
+    private void DevicesChangedLocked() =>
+        _extraKeys = _rdma.DevicesLocked.Any(d => d.ExtraResources.Count > 0) ? _rdma.DevicesLocked.SelectMany(d => d.ExtraResources).ToHashSet() : null;
 
     /// <summary>The kernel's two values, then the device's vendor-defined ones by name; null when a
     /// name is not one of this device's (EINVAL).</summary>
@@ -56,14 +59,20 @@ public sealed class RdmaPlugin : ControllerPlugin
     }
 
     /// <summary>A resource's index on a device, by name; -1 if the device has no such resource.</summary>
-    private static int IndexOf(RdmaDevice d, string name) => RdmaResources.Of(d.ExtraResources) is var names && names.Contains(name)
-        ? names.ToList().IndexOf(name) : -1;
+    private static int IndexOf(RdmaDevice d, string name)
+    {
+        var names = RdmaResources.Of(d.ExtraResources);
+        for (int i = 0; i < names.Count; i++)
+            if (names[i] == name)
+                return i;
+        return -1;
+    }
 
     /// <summary>Parse everything first (EINVAL), then look the device up (ENODEV), then apply. A mount
     /// emulating a kernel before 7.2 uses that kernel's parser (spec rdma.md 4.3).</summary>
     private Errno WriteMax(FileContext x, string text)
     {
-        var p = x.Services.Options.RdmaLegacy ? RdmaGrammar.MaxLegacy(text) : RdmaGrammar.Max(text, ExtraKeys(x));
+        var p = x.Services.Options.RdmaLegacy ? RdmaGrammar.MaxLegacy(text) : RdmaGrammar.Max(text, _extraKeys);
         if (!p.Ok)
             return p.Error;
         var cmd = p.Value;
@@ -83,7 +92,7 @@ public sealed class RdmaPlugin : ControllerPlugin
     /// every resource named changes or none does.</summary>
     private Errno WriteCurrentDelta(FileContext x, string text)
     {
-        var p = RdmaGrammar.CurrentDelta(text, ExtraKeys(x));
+        var p = RdmaGrammar.CurrentDelta(text, _extraKeys);
         if (!p.Ok)
             return p.Error;
         var cmd = p.Value;
@@ -176,10 +185,16 @@ public sealed class RdmaPlugin : ControllerPlugin
             if (request.Source == ControlSource.Client && _rdma.FindLocked(name) is not null)
                 return Errno.EEXIST;
             _rdma.RegisterLocked(name, add.ExtraResources);
+            DevicesChangedLocked();
             return Errno.Ok;
         })), (Errno.EEXIST, $"device {name} is already registered")),
         DeviceRemove(var name) => ControlReply.Of(request.Changes.Commit(() => new ControlRecord(command),
-                () => Run(() => _rdma.FindLocked(name) is { } d ? _rdma.UnregisterLocked(d) : Errno.ENODEV)),
+                () => Run(() =>
+                {
+                    var e = _rdma.FindLocked(name) is { } d ? _rdma.UnregisterLocked(d) : Errno.ENODEV;
+                    DevicesChangedLocked();
+                    return e;
+                })),
             (Errno.EBUSY, $"device {name} has charges held; release them first"), (Errno.ENODEV, $"no device {name}")),
         DeviceRename(var old, var now) => ControlReply.Of(request.Changes.Commit(() => new ControlRecord(command),
                 () => Run(() => _rdma.FindLocked(old) is { } d ? _rdma.RenameLocked(d, now) : Errno.ENODEV)),

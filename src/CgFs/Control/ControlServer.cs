@@ -41,12 +41,7 @@ public sealed class ControlServer : IDisposable
         _log = log;
         requests.Connections = () => Connections;
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
-        if (File.Exists(path))
-            File.Delete(path); // a socket left by a killed daemon
-        _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        _listener.Bind(new UnixDomainSocketEndPoint(path));
-        File.SetUnixFileMode(path, (UnixFileMode)0b110_110_110);
-        _listener.Listen(512);
+        _listener = UnixSocket.Listen(path, 512, () => File.SetUnixFileMode(path, (UnixFileMode)0b110_110_110));
         _ = AcceptLoop();
     }
 

@@ -52,12 +52,7 @@ public sealed class MetricsServer : IDisposable
         if (endPoint is UnixDomainSocketEndPoint)
         {
             var path = Path.GetFullPath(address);
-            if (File.Exists(path))
-                File.Delete(path); // a socket left by a daemon that was killed
-            var unix = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            unix.Bind(new UnixDomainSocketEndPoint(path));
-            unix.Listen(16);
-            return (unix, path);
+            return (Control.UnixSocket.Listen(path, 16), path);
         }
         var ip = ((IPEndPoint)endPoint).Address;
         var tcp = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);

@@ -57,6 +57,10 @@ public abstract class Controller(string name)
     /// <summary>kernel: attach: the process now is in <paramref name="dst"/>.</summary>
     protected internal virtual void AttachLocked(int pid, Cgroup dst) { }
 
+    /// <summary>Overlay mode: the kernel moved the process without asking (a move made behind
+    /// cgfs's back); nothing may be refused. Default: as an attach.</summary>
+    protected internal virtual void ObservedAttachLocked(int pid, Cgroup dst) => AttachLocked(pid, dst);
+
     /// <summary>kernel: fork: a recorded process forked a child, born in <paramref name="where"/>.</summary>
     protected internal virtual void ForkLocked(int parentPid, int childPid, Cgroup where) { }
 

@@ -37,8 +37,10 @@ public sealed partial class Hierarchy
     }
 
     /// <summary>cgroup.subtree_control write after parsing (kernel: cgroup_subtree_control_write).
-    /// The first failing controller in subsystem order decides the errno; all or nothing.</summary>
-    public Errno WriteSubtreeControlLocked(Cgroup c, ControllerMask enable, ControllerMask disable)
+    /// The first failing controller in subsystem order decides the errno; all or nothing.
+    /// <paramref name="vet"/> replaces the engine's own no-internal-process and domain checks when
+    /// those facts are the host kernel's (overlay mode), read by the caller before taking the lock.</summary>
+    public Errno WriteSubtreeControlLocked(Cgroup c, ControllerMask enable, ControllerMask disable, Func<Cgroup, ControllerMask, Errno>? vet = null)
     {
         AssertLocked();
         if (c.Removed)
@@ -62,8 +64,8 @@ public sealed partial class Hierarchy
         }
         if (enable.IsEmpty && disable.IsEmpty)
             return Errno.Ok;
-        if (!c.IsRoot && VetEnableLocked(c, enable) is var vet && vet != Errno.Ok)
-            return vet;
+        if (!c.IsRoot && (vet ?? VetEnableLocked)(c, enable) is var vetted && vetted != Errno.Ok)
+            return vetted;
         c.SubtreeControl = (c.SubtreeControl | enable) & ~disable;
         foreach (var child in c.ChildrenByName.Values)
             foreach (var ctrl in Controllers)

@@ -64,6 +64,17 @@ public sealed partial class MiscController
         _moved.Clear();
     }
 
+    /// <summary>A move the kernel made without asking: follow charges go along even past a max.</summary>
+    protected internal override void ObservedAttachLocked(int pid, Cgroup dst)
+    {
+        AssertLocked();
+        if (!_followCharges.TryGetValue(pid, out var list))
+            return;
+        var to = (MiscState)Hierarchy.EffectiveStateLocked(dst, this);
+        foreach (var charge in list)
+            TransferLocked(charge, to, force: true);
+    }
+
     protected internal override void ExitLocked(int pid)
     {
         AssertLocked();

@@ -40,6 +40,10 @@ public static class MountCommand
           --log FILE               append diagnostics to FILE (daemon mode; default: none)
           --metrics ADDRESS        serve Prometheus metrics at http://ADDRESS/metrics: HOST:PORT
                                    (127.0.0.1:9464; :9464 for every address) or a unix socket path
+          --overlay [CGROUP2_DIR]  overlay mode: mirror the host's real cgroup v2 at CGROUP2_DIR
+                                   (default /sys/fs/cgroup, else /sys/fs/cgroup/unified) and add
+                                   rdma and misc; real files, directories and processes are the
+                                   kernel's (needs root and a writable cgroup2)
 
         With no --rdma-device, --misc or --config, an embedded default is used:
         rdma devices mlx5_0, mlx5_1; misc sev=509, sev_es=16.
@@ -57,6 +61,8 @@ public static class MountCommand
         var o = MountOptions.Parse(args);
         if (!Directory.Exists(o.MountPoint))
             throw new CliException($"mount point {o.MountPoint} does not exist");
+        if (o.Overlay)
+            OpenOverlay(o); // refused before anything starts, with the reason
         if (Mounter.IsMounted(o.MountPoint) && Answers(o.MountPoint))
             throw new CliException($"{o.MountPoint} is already a live cgfs mount (unmount it first: cgfs unmount {o.MountPoint})");
         if (o.Foreground)
@@ -109,10 +115,14 @@ public static class MountCommand
     private static int Serve(MountOptions o)
     {
         Action<string> log = MakeLog(o);
-        var stack = CgfsStack.Create(options: new ViewOptions(o.RdmaLegacy), log: log, ownerUid: Interop.Sys.GetEUid(), ownerGid: Interop.Sys.GetEGid());
+        var real = o.Overlay ? OpenOverlay(o) : null;
+        var stack = CgfsStack.Create(options: new ViewOptions(o.RdmaLegacy), log: log, ownerUid: Interop.Sys.GetEUid(), ownerGid: Interop.Sys.GetEGid(), real: real);
         Configure(stack, o, log);
         using var events = ProcessEvents.TryStart(stack.Membership, log);
-        stack.Membership.ForkEventsAvailable = events is not null;
+        if (stack.Recorded is { } recorded)
+            recorded.ForkEventsAvailable = events is not null;
+        if (real is not null)
+            log($"overlay of {real.Root}");
         Control.ControlServer control;
         var requests = stack.ControlRequests(Interop.Sys.GetEUid(), o.MountPoint);
         try
@@ -139,7 +149,7 @@ public static class MountCommand
                 return Program.Fail($"state {o.State}: {e.Message}");
             }
             // Children of restored processes forked while we were down are born where their parents are.
-            stack.Membership.InferAllChildren();
+            stack.Recorded?.InferAllChildren();
         }
         using var journalScope = journal;
         var metrics = new Metrics.MetricsExporter(stack.Engine, stack.Plugins, new Metrics.DaemonMetrics { Connections = () => control.Connections });
@@ -210,10 +220,23 @@ public static class MountCommand
         using var reaper = new Timer(_ => SafeRefresh(stack.Membership, log), null, 1000, 1000);
 
         session.Run(o.Threads);
+        stack.Fs.StopOverlay();
         Interop.Sys.Close(mounted.Fd);
         if (mounted.CommFd >= 0)
             Interop.Sys.Close(mounted.CommFd);
         return 0;
+    }
+
+    private static RealCgroups OpenOverlay(MountOptions o)
+    {
+        try
+        {
+            return RealCgroups.Open(o.OverlayDir);
+        }
+        catch (Exception e) when (e is OverlayUnavailableException or IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"--overlay: {e.Message}");
+        }
     }
 
     private static void SafeRefresh(IMembership membership, Action<string> log)

@@ -7,7 +7,7 @@ namespace CgFs.Cli;
 /// embedded default: rdma devices mlx5_0, mlx5_1; misc sev=509, sev_es=16.</summary>
 public sealed record MountOptions(string MountPoint, bool Foreground, List<string> FuseOptions, List<ConfigEntry> Entries,
     int Threads, string? Log, string Control, string? State, bool RdmaLegacy, Fuse.TransportMode Transport = Fuse.TransportMode.IoUring,
-    string? Metrics = null)
+    string? Metrics = null, bool Overlay = false, string? OverlayDir = null)
 {
     /// <summary>-o options that are cgfs's, not the kernel's: the transport.</summary>
     private static readonly Dictionary<string, Fuse.TransportMode> TransportOptions = new()
@@ -45,7 +45,14 @@ public sealed record MountOptions(string MountPoint, bool Foreground, List<strin
         for (int i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new CliException($"{args[i]} needs a value");
-            if (Table.TryGetValue(args[i], out var apply))
+            if (args[i] == "--overlay")
+            {
+                // An optional CGROUP2_DIR: the next argument once the mount point is known.
+                b.Overlay = true;
+                if (b.MountPoint is not null && i + 1 < args.Length && !args[i + 1].StartsWith('-'))
+                    b.OverlayDir = Path.GetFullPath(args[++i]);
+            }
+            else if (Table.TryGetValue(args[i], out var apply))
                 apply(b, Value);
             else if (args[i].StartsWith('-') || b.MountPoint is not null)
                 throw new CliException($"unexpected argument '{args[i]}'\n\n{MountCommand.Usage}");
@@ -63,7 +70,8 @@ public sealed record MountOptions(string MountPoint, bool Foreground, List<strin
             entries = entries.Select(e => e is RdmaDeviceEntry { Resources: null } d ? d with { Resources = string.Join(',', b.Resources) } : e).ToList();
         }
         return new MountOptions(Path.GetFullPath(b.MountPoint), b.Foreground, b.FuseOptions, entries,
-            b.Threads, b.Log, b.Control ?? CgFs.Control.ControlPaths.Default(b.MountPoint), b.State, b.RdmaLegacy, b.Transport, b.Metrics);
+            b.Threads, b.Log, b.Control ?? CgFs.Control.ControlPaths.Default(b.MountPoint), b.State, b.RdmaLegacy, b.Transport, b.Metrics,
+            b.Overlay, b.OverlayDir);
     }
 
     private static string CheckMetricsAddress(string address)
@@ -89,8 +97,8 @@ public sealed record MountOptions(string MountPoint, bool Foreground, List<strin
 
     private sealed class Builder
     {
-        public string? MountPoint, Log, Control, State, Metrics;
-        public bool Foreground, RdmaLegacy;
+        public string? MountPoint, Log, Control, State, Metrics, OverlayDir;
+        public bool Foreground, RdmaLegacy, Overlay;
         public int Threads = 2;
         public Fuse.TransportMode Transport = Fuse.TransportMode.IoUring;
         public readonly List<string> FuseOptions = new();

@@ -41,9 +41,10 @@ public sealed class JournalSnapshot(Hierarchy engine, IReadOnlyList<ControllerPl
         foreach (var s in cgroups.Where(s => s.Settings.Threaded))
             yield return Write(s.Cgroup, "cgroup.type", "threaded");
         foreach (var s in cgroups)
-            foreach (var r in Settings(s, views[s.Cgroup]))
+            foreach (var r in Settings(s, views[s.Cgroup], overlay: fs.Real is not null))
                 yield return r;
-        foreach (var p in placements)
+        // Overlay mode: placements are the kernel's.
+        foreach (var p in fs.Real is null ? placements : [])
         {
             yield return new MemberRecord(p.Process.Pid, p.Process.StartTime, p.Cgroup.Id);
             foreach (var (tid, where) in p.Threads)
@@ -68,9 +69,22 @@ public sealed class JournalSnapshot(Hierarchy engine, IReadOnlyList<ControllerPl
     }
 
     /// <summary>Core settings, owners and xattrs, then the controllers' limits.</summary>
-    private static IEnumerable<JournalRecord> Settings(CgroupState s, CgroupFileSystem.CgroupView view)
+    private static IEnumerable<JournalRecord> Settings(CgroupState s, CgroupFileSystem.CgroupView view, bool overlay)
     {
         var c = s.Cgroup;
+        if (overlay)
+        {
+            // Only cgfs's own state: its files' attributes and its controllers' limits.
+            foreach (var (target, mode, uid, gid, xattrs) in view.Metas.Where(m => m.Target != "."))
+            {
+                yield return new MetaRecord(c.Id, target, mode, uid, gid);
+                foreach (var (name, value) in xattrs ?? [])
+                    yield return new XattrRecord(c.Id, target, name, value);
+            }
+            foreach (var (file, text) in s.Limits)
+                yield return Write(c, file, text);
+            yield break;
+        }
         if (s.Settings.MaxDepth != int.MaxValue)
             yield return Write(c, "cgroup.max.depth", CoreRender.Limit(s.Settings.MaxDepth));
         if (s.Settings.MaxDescendants != int.MaxValue)

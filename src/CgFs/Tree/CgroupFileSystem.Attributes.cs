@@ -14,12 +14,15 @@ public sealed partial class CgroupFileSystem
     private FuseAttr AttrOf(Node n)
     {
         var d = n.Dir;
+        if (_real is not null && RealAttr(n) is { } real)
+            return real;
         if (n is FileNode fn)
         {
             Meta m;
             lock (_metaLock)
                 m = d.FileMeta(fn.File);
-            return MakeAttr(Ino(d.Cgroup, FilesByName[fn.File.Name].Index), S_IFREG | m.Mode, 1, m);
+            int index = FilesByName[fn.File.Name].Index;
+            return MakeAttr(_real is null ? Ino(d.Cgroup, index) : PluginIno(d, index), S_IFREG | m.Mode, 1, m);
         }
         int children = Engine.Run(() => d.Cgroup.Removed ? 0 : Engine.ChildCountLocked(d.Cgroup));
         lock (_metaLock)
@@ -56,6 +59,13 @@ public sealed partial class CgroupFileSystem
         {
             if (!_nodes.TryGetValue(node, out var n))
                 return (int)Errno.ENOENT;
+            if (_real is not null && n is not FileNode { File.Controller: not null })
+            {
+                if (SetRealAttr(n, set) is var re && re != Errno.Ok)
+                    return (int)re;
+                attr = AttrOf(n);
+                return 0;
+            }
             string target = n is FileNode f ? f.File.Name : ".";
             Meta m;
             (uint Mode, uint Uid, uint Gid) next;
@@ -145,14 +155,18 @@ public sealed partial class CgroupFileSystem
     }
 
     /// <summary>Migration permission (spec core.md 5.1): write access to cgroup.procs of the common
-    /// ancestor for the opener's credentials. Called under the engine lock; takes only the meta leaf lock.</summary>
+    /// ancestor for the opener's credentials. Called under the engine lock; takes only the meta leaf
+    /// lock. In overlay mode the mode and owner are the real file's, read (statx) without any lock held.</summary>
     public bool MayWriteProcs(Cgroup g, Credentials who)
     {
         if (who.DacOverride)
             return true;
         Meta m;
-        lock (_metaLock)
-            m = g.ViewState is CgroupDir d ? d.FileMeta(ProcsFile) : new Meta(0b110_100_100, 0, 0, 0);
+        if (_real is not null)
+            m = _real.Stat(RealPathOf(Dir(g), "cgroup.procs"), out var st) == Errno.Ok ? new Meta(st.Mode & 0xFFF, st.Uid, st.Gid, 0) : new Meta(0, 0, 0, 0);
+        else
+            lock (_metaLock)
+                m = g.ViewState is CgroupDir d ? d.FileMeta(ProcsFile) : new Meta(0b110_100_100, 0, 0, 0);
         if (who.Uid == m.Uid)
             return (m.Mode & 0b010_000_000) != 0;
         if (who.InGroup(m.Gid))

@@ -20,6 +20,8 @@ public sealed partial class CgroupFileSystem
         {
             if (!_nodes.TryGetValue(node, out var n))
                 return (int)Errno.ENOENT;
+            if (n is RealFileNode rn)
+                return OpenReal(rn, flags, out fh);
             if (n is not FileNode f)
                 return (int)Errno.EISDIR;
             fn = f;
@@ -50,6 +52,8 @@ public sealed partial class CgroupFileSystem
     public int Read(in Caller c, ulong node, ulong fh, long offset, int size, out ReadOnlyMemory<byte> data)
     {
         data = ReadOnlyMemory<byte>.Empty;
+        if (_openReal.TryGetValue(fh, out var real))
+            return ReadReal(real, offset, size, out data);
         if (!_open.TryGetValue(fh, out var f))
             return (int)Errno.EBADF;
         if (Dead(f))
@@ -75,6 +79,8 @@ public sealed partial class CgroupFileSystem
     /// <summary>One write(2) is one command; the offset is ignored; more than a page is E2BIG; a NUL ends the input.</summary>
     public int Write(in Caller c, ulong node, ulong fh, long offset, ReadOnlySpan<byte> data)
     {
+        if (_openReal.TryGetValue(fh, out var real))
+            return (int)RealCgroups.WriteOnce(real.Fd, data);
         if (data.Length > MaxWriteBytes)
             return (int)Errno.E2BIG;
         if (!_open.TryGetValue(fh, out var f))
@@ -99,6 +105,8 @@ public sealed partial class CgroupFileSystem
 
     public void Release(ulong node, ulong fh)
     {
+        if (_openReal.TryRemove(fh, out var real))
+            ReleaseReal(real);
         if (_open.TryRemove(fh, out var f) && f.PollHandle is { } kh && f.Node.File.Notifies is { } n)
             Waiters.Remove(f.Node.Dir.Cgroup, n, kh);
     }
@@ -106,6 +114,8 @@ public sealed partial class CgroupFileSystem
     public int Poll(in Caller c, ulong node, ulong fh, ulong kh, bool scheduleNotify, out uint revents)
     {
         revents = DefaultPollMask;
+        if (_openReal.TryGetValue(fh, out var real))
+            return PollReal(real, kh, scheduleNotify, out revents);
         if (!_open.TryGetValue(fh, out var f))
             return (int)Errno.EBADF;
         if (Dead(f))
@@ -132,6 +142,17 @@ public sealed partial class CgroupFileSystem
     public int OpenDir(in Caller c, ulong node, out ulong fh)
     {
         fh = 0;
+        if (_real is not null)
+        {
+            CgroupDir dir;
+            lock (_nodes)
+                if (DirLocked(node, out dir) is var err && err != Errno.Ok)
+                    return (int)err;
+            var listing = ListOverlay(dir);
+            fh = (ulong)Interlocked.Increment(ref _nextFh);
+            _dirs[fh] = listing;
+            return 0;
+        }
         lock (_nodes)
         {
             if (DirLocked(node, out var d) is var err && err != Errno.Ok)

@@ -8,9 +8,12 @@ public sealed partial class CgroupFileSystem
 {
     // ---- restoring state (the journal replays through these) ------------------------------------
 
-    /// <summary>Creates a cgroup as a replayed mkdir; null if it cannot exist any more.</summary>
+    /// <summary>Creates a cgroup as a replayed mkdir; null if it cannot exist any more. In overlay
+    /// mode the record names a real directory: the mirror of the one there now, if any.</summary>
     public Cgroup? RestoreMkdir(Cgroup parent, string name, uint mode, uint uid, uint gid)
     {
+        if (_real is not null)
+            return Engine.Run(() => Engine.ChildLocked(parent, name));
         lock (_nodes)
         {
             Cgroup? child = null;
@@ -22,7 +25,25 @@ public sealed partial class CgroupFileSystem
         }
     }
 
-    public Errno RestoreRmdir(Cgroup c) => Engine.Run(() => Engine.RmdirLocked(c));
+    /// <summary>A replayed rmdir. In overlay mode the cgroup the record meant is gone; a real
+    /// directory there now was made since, a new cgroup: its mirror starts over with no cgfs state.</summary>
+    public Errno RestoreRmdir(Cgroup c)
+    {
+        if (_real is null)
+            return Engine.Run(() => Engine.RmdirLocked(c));
+        var dropped = new List<(Cgroup, ulong?)>();
+        lock (_nodes)
+        {
+            if (c.Removed || c.Parent is null)
+                return Errno.Ok;
+            var parent = Dir(c.Parent);
+            DropMirrorLocked(c, dropped);
+            if (_real.Stat(RealPathOf(parent, c.Name), out var st) == Errno.Ok && st.IsDirectory)
+                dropped.AddRange(SyncChildLocked(parent, c.Name, st).Dropped);
+        }
+        Forgotten(dropped);
+        return Errno.Ok;
+    }
 
     /// <summary>Replays a write through the file's own handler, as root.</summary>
     public Errno RestoreWrite(Cgroup c, string fileName, string text, uint uid, uint gid)
@@ -46,6 +67,9 @@ public sealed partial class CgroupFileSystem
 
     public bool RestoreMeta(Cgroup c, string target, uint mode, uint uid, uint gid)
     {
+        if (_real is not null && !(FilesByName.TryGetValue(target, out var own) && own.File.Controller is not null))
+            return true; // the real file's own attributes are the kernel's
+
         lock (_metaLock)
         {
             if (TargetMetaLocked(c, target) is not { } m)

@@ -43,25 +43,31 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem, IViewEffects
     /// <param name="ownerUid">Who mounted: root's cgroup is root:root 0555 as in the kernel (root
     /// passes permission checks anyway); an unprivileged owner gets 0755 and owns the root's
     /// files, or it could not create a single cgroup in its own mount.</param>
+    /// <param name="real">Overlay mode: the host's real cgroup2 tree this mount mirrors; null to emulate the whole tree.</param>
     public CgroupFileSystem(Hierarchy engine, IReadOnlyList<ControllerPlugin> plugins, IMembership membership, IChangeLog changes,
-        ViewOptions options, Action<string> log, uint ownerUid = 0, uint ownerGid = 0)
+        ViewOptions options, Action<string> log, uint ownerUid = 0, uint ownerGid = 0, RealCgroups? real = null)
     {
         Engine = engine;
         _log = log;
         _changes = changes;
-        Files = [.. CoreFiles.All, .. plugins.SelectMany(p => p.Files)];
+        _real = real;
+        Files = [.. real is null ? CoreFiles.All : Overlay.OverlayFiles.All, .. plugins.SelectMany(p => p.Files)];
         if (Files.Length > MaxFiles)
             throw new ArgumentException($"at most {MaxFiles} interface files", nameof(plugins));
         FilesByName = Files.Select((f, i) => (f, i)).ToDictionary(x => x.f.Name, x => x, StringComparer.Ordinal);
         ProcsFile = FilesByName["cgroup.procs"].File;
-        Services = new FileServices(engine, membership, changes, options, this);
+        Services = new FileServices(engine, membership, changes, options, this, real);
         long now = NowNs();
         uint rootMode = ownerUid == 0 ? 0b101_101_101u : 0b111_101_101u;
-        var root = new CgroupDir(engine.Root, new Meta(rootMode, ownerUid, ownerGid, now))
-        {
-            CreatorUid = ownerUid, CreatorGid = ownerGid, CreatedNs = now,
-        };
-        engine.Root.ViewState = root;
+        CgroupDir root;
+        if (real is not null)
+            root = real.Stat(real.Root, out var st) == Errno.Ok ? NewRealDir(engine.Root, "", st)
+                : throw new OverlayUnavailableException($"{real.Root}: cannot stat");
+        else
+            engine.Root.ViewState = root = new CgroupDir(engine.Root, new Meta(rootMode, ownerUid, ownerGid, now))
+            {
+                CreatorUid = ownerUid, CreatorGid = ownerGid, CreatedNs = now,
+            };
         root.Node = new DirNode(Fuse.Fuse.RootId, root) { Lookups = 1 };
         _nodes.Add(root.Node.Id, root.Node);
         engine.Changed += Waiters.Wake;
@@ -135,37 +141,59 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem, IViewEffects
     public int Lookup(in Caller c, ulong parent, string name, out Entry entry)
     {
         entry = default;
-        lock (_nodes)
+        List<(Cgroup, ulong?)>? dropped = null;
+        try
         {
-            if (DirLocked(parent, out var dir) is var err && err != Errno.Ok)
-                return (int)err;
-            var (child, file) = Engine.Run(() =>
+            lock (_nodes)
             {
-                if (dir.Cgroup.Removed)
-                    return ((Cgroup?)null, (InterfaceFile?)null);
-                var ch = Engine.ChildLocked(dir.Cgroup, name);
-                if (ch is not null)
-                    return (ch, null);
-                return (null, FilesByName.TryGetValue(name, out var f) && PresentLocked(f.File, dir) ? f.File : null);
-            });
-            Node node;
-            if (child is not null)
-            {
-                var cd = Dir(child);
-                node = cd.Node ??= (DirNode)AddNode(new DirNode(_nextNode++, cd));
+                if (DirLocked(parent, out var dir) is var err && err != Errno.Ok)
+                    return (int)err;
+                Node? node;
+                if (_real is not null)
+                {
+                    if (LookupOverlayLocked(dir, name, out node, out dropped) is var e && e != Errno.Ok)
+                        return (int)e;
+                }
+                else
+                {
+                    var (child, file) = Engine.Run(() =>
+                    {
+                        if (dir.Cgroup.Removed)
+                            return ((Cgroup?)null, (InterfaceFile?)null);
+                        var ch = Engine.ChildLocked(dir.Cgroup, name);
+                        if (ch is not null)
+                            return (ch, null);
+                        return (null, FilesByName.TryGetValue(name, out var f) && PresentLocked(f.File, dir) ? f.File : null);
+                    });
+                    node = child is not null ? DirNodeLocked(child) : file is not null ? FileNodeLocked(dir, file) : null;
+                    if (node is null)
+                        return (int)Errno.ENOENT;
+                }
+                node!.Lookups++;
+                entry = new Entry(node.Id, AttrOf(node));
+                return 0;
             }
-            else if (file is not null)
-            {
-                if (!dir.FileNodes.TryGetValue(name, out var fn))
-                    dir.FileNodes[name] = fn = (FileNode)AddNode(new FileNode(_nextNode++, dir, file));
-                node = fn;
-            }
-            else
-                return (int)Errno.ENOENT;
-            node.Lookups++;
-            entry = new Entry(node.Id, AttrOf(node));
-            return 0;
         }
+        finally
+        {
+            if (dropped is not null)
+                Forgotten(dropped);
+        }
+    }
+
+    private DirNode DirNodeLocked(Cgroup child)
+    {
+        AssertNodesLocked();
+        var cd = Dir(child);
+        return cd.Node ??= (DirNode)AddNode(new DirNode(_nextNode++, cd));
+    }
+
+    private FileNode FileNodeLocked(CgroupDir dir, InterfaceFile file)
+    {
+        AssertNodesLocked();
+        if (!dir.FileNodes.TryGetValue(file.Name, out var fn))
+            dir.FileNodes[file.Name] = fn = (FileNode)AddNode(new FileNode(_nextNode++, dir, file));
+        return fn;
     }
 
     private Node AddNode(Node n)
@@ -186,6 +214,8 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem, IViewEffects
             _nodes.Remove(node);
             if (n is FileNode fn)
                 fn.Dir.FileNodes.Remove(fn.File.Name);
+            else if (n is RealFileNode rn)
+                rn.Dir.RealNodes.Remove(rn.Name);
             else
                 n.Dir.Node = null;
         }
@@ -199,6 +229,8 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem, IViewEffects
         {
             if (DirLocked(parent, out var dir) is var err && err != Errno.Ok)
                 return (int)err;
+            if (_real is not null)
+                return (int)MkDirOverlayLocked(c, dir, name, mode, out entry);
             Entry made = default;
             var e = _changes.Commit(
                 () => new MkdirRecord(Engine.Run(() => Engine.NextIdLocked), dir.Cgroup.Id, mode & 0xFFF, uid, gid, name),
@@ -236,6 +268,8 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem, IViewEffects
 
     public int RmDir(in Caller c, ulong parent, string name)
     {
+        if (_real is not null)
+            return (int)RmDirOverlay(parent, name);
         // Processes that exited must be gone before "populated" is checked; procfs is read with no lock held.
         if (ChildOf(parent, name) is { } scope)
             Services.Membership.Refresh(scope);
@@ -284,6 +318,8 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem, IViewEffects
         {
             if (DirLocked(parent, out var dir) is var err && err != Errno.Ok)
                 return (int)err;
+            if (_real is not null && !(FilesByName.TryGetValue(name, out var own) && own.File.Controller is not null))
+                return Interop.Sys.Unlink(RealPathOf(dir, name)) == 0 ? 0 : System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
             return (int)Engine.Run(() =>
                 Engine.ChildLocked(dir.Cgroup, name) is not null ? Errno.EISDIR
                 : FilesByName.TryGetValue(name, out var f) && PresentLocked(f.File, dir) ? Errno.EPERM

@@ -4,8 +4,9 @@ using CgFs.Membership;
 
 namespace CgFs.Tree;
 
-/// <summary>Where a file appears: everywhere, only in the root cgroup, or only in children.</summary>
-public enum Placement { Everywhere, RootOnly, NotOnRoot }
+/// <summary>Where a file appears: everywhere, only in the root cgroup, only in children, or (overlay
+/// mode) wherever the real directory has a file of that name.</summary>
+public enum Placement { Everywhere, RootOnly, NotOnRoot, WhereReal }
 
 /// <summary>What a file's renderer produced: the kernel's bytes (as Latin-1 text) or an errno.</summary>
 public readonly record struct Rendered(Errno Error, string Text)
@@ -38,7 +39,8 @@ public interface IViewEffects
 }
 
 /// <summary>The services file handlers use, one set per mount.</summary>
-public sealed record FileServices(Hierarchy Engine, IMembership Membership, IChangeLog Changes, ViewOptions Options, IViewEffects View);
+public sealed record FileServices(Hierarchy Engine, IMembership Membership, IChangeLog Changes, ViewOptions Options, IViewEffects View,
+    RealCgroups? Real = null);
 
 /// <summary>Everything a renderer or write handler may use: the cgroup, the controller state the
 /// descriptor was opened against, who is writing, with what credentials the file was opened, and
@@ -46,6 +48,12 @@ public sealed record FileServices(Hierarchy Engine, IMembership Membership, ICha
 public sealed record FileContext(Cgroup Cgroup, CgroupDir Dir, ControllerState? State, Writer Writer, Credentials Opener, FileServices Services)
 {
     public Hierarchy Engine => Services.Engine;
+
+    /// <summary>Overlay mode: the path of this cgroup's real directory.</summary>
+    public string RealDir => Services.Real!.PathOf(Dir.RealPath!);
+
+    /// <summary>Overlay mode: the path of this cgroup's real file <paramref name="name"/>.</summary>
+    public string RealFile(string name) => Services.Real!.PathOf(Dir.RealPath!.Length == 0 ? name : Dir.RealPath + "/" + name);
 }
 
 /// <summary>

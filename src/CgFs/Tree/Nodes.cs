@@ -28,6 +28,12 @@ public sealed class CgroupDir(Cgroup cgroup, Meta meta)
     public readonly Dictionary<string, FileNode> FileNodes = new(StringComparer.Ordinal);
     /// <summary>cgroup.pressure: whether the *.pressure files are shown.</summary>
     public bool PressureVisible = true;
+    /// <summary>Overlay mode: the real directory's path relative to the real root ("" for the
+    /// root), and its inode number (a directory made again under the same name is another cgroup).</summary>
+    public string? RealPath { get; init; }
+    public ulong RealIno { get; init; }
+    /// <summary>Overlay mode: nodes of the real directory's own interface files, by name.</summary>
+    public readonly Dictionary<string, RealFileNode> RealNodes = new(StringComparer.Ordinal);
 
     public Meta FileMeta(InterfaceFile f) =>
         FileMetas is not null && FileMetas.TryGetValue(f.Name, out var m) ? m : new Meta(f.Mode, CreatorUid, CreatorGid, CreatedNs);
@@ -55,4 +61,10 @@ public sealed class DirNode(ulong id, CgroupDir dir) : Node(id, dir);
 public sealed class FileNode(ulong id, CgroupDir dir, InterfaceFile file) : Node(id, dir)
 {
     public InterfaceFile File { get; } = file;
+}
+
+/// <summary>Overlay mode: one of the kernel's own interface files, passed through to the real file.</summary>
+public sealed class RealFileNode(ulong id, CgroupDir dir, string name) : Node(id, dir)
+{
+    public string Name { get; } = name;
 }

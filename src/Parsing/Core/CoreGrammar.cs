@@ -43,6 +43,23 @@ public static class CoreGrammar
         return Parsed<SubtreeControlCommand>.Of(new SubtreeControlCommand(enable, disable));
     }
 
+    /// <summary>cgroup.subtree_control tokens by name, for a file whose controllers are partly the host
+    /// kernel's (overlay mode): the same token rules; which names are known is decided later.</summary>
+    public static Parsed<List<(bool Enable, string Name)>> SubtreeTokens(string buffer)
+    {
+        var tokens = new List<(bool, string)>();
+        foreach (var token in KernelText.Strip(buffer).Split(' '))
+        {
+            if (token.Length == 0)
+                continue;
+            var r = SubtreeToken.End().TryParse(token);
+            if (!r.WasSuccessful)
+                return Parsed<List<(bool, string)>>.Fail(Errno.EINVAL);
+            tokens.Add(r.Value);
+        }
+        return Parsed<List<(bool, string)>>.Of(tokens);
+    }
+
     /// <summary>cgroup.procs / cgroup.threads: every parse failure and negative value is EINVAL.</summary>
     public static Parsed<int> Pid(string buffer)
     {

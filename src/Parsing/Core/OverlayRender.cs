@@ -36,10 +36,15 @@ public static class OverlayRender
 
     /// <summary>cgroup.stat: the kernel's lines, with nr_subsys_NAME and nr_dying_subsys_NAME lines
     /// for cgfs's controllers among the kernel's in subsystem order. A kernel that prints no per-
-    /// subsystem lines (before 6.11) gets none added.</summary>
-    public static string Stat(string kernelText, IEnumerable<(string Name, int Count)> subsys, IEnumerable<(string Name, int Count)> dying)
+    /// subsystem lines (before 6.11) gets none added. A cgroup removed while cgfs's controllers
+    /// still hold charges in it is dying, as the kernel would count it; the kernel itself may
+    /// still count the same cgroup for a moment, so nr_dying_descendants is the larger of the two.</summary>
+    public static string Stat(string kernelText, IEnumerable<(string Name, int Count)> subsys, IEnumerable<(string Name, int Count)> dying, int dyingDescendants = 0)
     {
         var lines = kernelText.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
+        int at = lines.FindIndex(l => l.StartsWith("nr_dying_descendants ", StringComparison.Ordinal));
+        if (at >= 0 && int.TryParse(lines[at]["nr_dying_descendants ".Length..], out int real) && dyingDescendants > real)
+            lines[at] = $"nr_dying_descendants {dyingDescendants}";
         Insert(lines, "nr_subsys_", subsys);
         Insert(lines, "nr_dying_subsys_", dying);
         var sb = new StringBuilder();

@@ -83,9 +83,52 @@ public sealed class Sleeper : IDisposable
     }
 }
 
+/// <summary>How a fixture mounts cgfs: emulating the whole tree, or as an overlay of the kernel's cgroup2.</summary>
+public enum MountMode { Emulated, Overlay }
+
 /// <summary>A fresh cgfs mounted in a temporary directory, unmounted (bounded) on dispose.</summary>
 public sealed class Mount : Tree
 {
+    /// <summary>What this mount overlays (overlay mode), removed after the mount is gone.</summary>
+    private KernelScratch? _overlaid;
+
+    /// <summary>A mount in <paramref name="mode"/>: an overlay mirrors a fresh scratch child of the
+    /// kernel's cgroup2 (the test is ignored, saying why, on a machine without a writable one).</summary>
+    public static Mount Create(MountMode mode, params string[] args)
+    {
+        if (mode == MountMode.Emulated)
+            return new Mount(args);
+        if (KernelScratch.Hierarchy is null)
+            Assert.Ignore("overlay mode needs a writable cgroup2 hierarchy; this machine has none");
+        var scratch = new KernelScratch();
+        try
+        {
+            return new Mount([.. args, "--overlay", scratch.Base]) { _overlaid = scratch };
+        }
+        catch
+        {
+            scratch.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A mount of the same mode over a real directory that outlives it (restart tests):
+    /// <paramref name="real"/> null for an emulated mount.</summary>
+    public static Mount Over(KernelScratch? real, params string[] args) => real is null ? new Mount(args) : new Mount([.. args, "--overlay", real.Base]);
+
+    /// <summary>A scratch directory for <see cref="Over"/> in overlay mode; null when emulating.</summary>
+    public static KernelScratch? ScratchFor(MountMode mode)
+    {
+        if (mode == MountMode.Emulated)
+            return null;
+        if (KernelScratch.Hierarchy is null)
+            Assert.Ignore("overlay mode needs a writable cgroup2 hierarchy; this machine has none");
+        return new KernelScratch();
+    }
+
+    /// <summary>Overlay mode: the real cgroup2 directory this mount mirrors.</summary>
+    public string? Overlaid => _overlaid?.Base;
+
     private readonly Process _daemon;
     private readonly string _dir;
     private readonly StringBuilder _log = new();
@@ -217,6 +260,7 @@ public sealed class Mount : Tree
         {
         }
         _daemon.Dispose();
+        _overlaid?.Dispose();
     }
 
     private static string FindRepoRoot()

@@ -4,7 +4,9 @@ namespace CgFs.Tests.Integration;
 
 /// <summary>The device side through the real CLI (issue: control socket, ctl, hold).</summary>
 [NonParallelizable]
-public sealed class ControlTests
+[TestFixture(MountMode.Emulated)]
+[TestFixture(MountMode.Overlay)]
+public sealed class ControlTests(MountMode mode)
 {
     private Mount _m = null!;
     private string Hold => $"{Mount.Binary} hold --control {_m.Control}";
@@ -12,7 +14,7 @@ public sealed class ControlTests
     [SetUp]
     public void SetUp()
     {
-        _m = new Mount("--rdma-device", "mlx5_0", "--rdma-device", "rxe0", "--misc", "sev=3");
+        _m = Mount.Create(mode, "--rdma-device", "mlx5_0", "--rdma-device", "rxe0", "--misc", "sev=3");
         Assert.That(_m.Sh("echo '+rdma +misc' > cgroup.subtree_control && mkdir A A/B A/C && echo '+rdma +misc' > A/cgroup.subtree_control").Code, Is.Zero);
     }
 

@@ -10,19 +10,24 @@ namespace CgFs.Tests.Integration;
 /// transcript (rxe0, rxe1; a cgroup with limits and a process holding a context).
 /// </summary>
 [NonParallelizable]
-public sealed class DeviceRenameTests
+[TestFixture(MountMode.Emulated)]
+[TestFixture(MountMode.Overlay)]
+public sealed class DeviceRenameTests(MountMode mode)
 {
     private Mount _m = null!;
     private string _dir = null!;
 
     private string State => Path.Combine(_dir, "state.journal");
 
-    private Mount Start() => new("--rdma-device", "rxe0", "--rdma-device", "rxe1", "--state", State);
+    private KernelScratch? _real;
+
+    private Mount Start() => Mount.Over(_real, "--rdma-device", "rxe0", "--rdma-device", "rxe1", "--state", State);
 
     [SetUp]
     public void SetUp()
     {
         _dir = Directory.CreateTempSubdirectory("cgfs-rename-").FullName;
+        _real = Mount.ScratchFor(mode);
         _m = Start();
         Assert.That(_m.Sh("echo +rdma > cgroup.subtree_control && mkdir job && echo 'rxe1 hca_handle=2 hca_object=10' > job/rdma.max").Code, Is.Zero);
     }
@@ -31,6 +36,7 @@ public sealed class DeviceRenameTests
     public void TearDown()
     {
         _m.Dispose();
+        _real?.Dispose();
         Directory.Delete(_dir, recursive: true);
     }
 

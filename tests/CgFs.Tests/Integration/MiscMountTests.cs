@@ -5,14 +5,16 @@ namespace CgFs.Tests.Integration;
 /// <summary>spec misc.md 7 through a mount: capacities sev=10, sev_es=0, tdx=4; root → A → A/B,
 /// root → C; misc enabled in the root's and A's subtree_control. "charge" = the misc.current shortcut.</summary>
 [NonParallelizable]
-public sealed class MiscMountTests
+[TestFixture(MountMode.Emulated)]
+[TestFixture(MountMode.Overlay)]
+public sealed class MiscMountTests(MountMode mode)
 {
     private Mount _m = null!;
 
     [SetUp]
     public void SetUp()
     {
-        _m = new Mount("--misc", "sev=10", "--misc", "sev_es=0", "--misc", "tdx=4");
+        _m = Mount.Create(mode, "--misc", "sev=10", "--misc", "sev_es=0", "--misc", "tdx=4");
         foreach (var step in new[] { "echo +misc > cgroup.subtree_control", "mkdir A A/B C", "echo +misc > A/cgroup.subtree_control" })
             Assert.That(_m.Sh(step).Code, Is.Zero, step);
     }
@@ -32,7 +34,7 @@ public sealed class MiscMountTests
     [Test]
     public void AllCapacitiesZeroMeansEmptyFiles()  // M0e
     {
-        using var m = new Mount("--rdma-device", "x");
+        using var m = Mount.Create(mode, "--rdma-device", "x");
         Assert.That(m.Sh("echo +misc > cgroup.subtree_control && mkdir A && cat misc.capacity misc.current A/misc.max A/misc.events | wc -c").Out, Is.EqualTo("0\n"));
     }
 

@@ -9,12 +9,14 @@ namespace CgFs.Tests.Integration;
 /// rdma.current shortcut, the journal. Without them the files are the kernel's (every other test).
 /// </summary>
 [NonParallelizable]
-public sealed class RdmaVendorTests
+[TestFixture(MountMode.Emulated)]
+[TestFixture(MountMode.Overlay)]
+public sealed class RdmaVendorTests(MountMode mode)
 {
     [Test]
     public void ResourcesFollowTheKernelsTwoAndChargeLikeThem()
     {
-        using var m = new Mount("--rdma-device", "mlx5_0", "--rdma-device", "rxe0", "--rdma-resource", "qp", "--rdma-resource", "mr");
+        using var m = Mount.Create(mode, "--rdma-device", "mlx5_0", "--rdma-device", "rxe0", "--rdma-resource", "qp", "--rdma-resource", "mr");
         Assert.That(m.Sh("echo +rdma > cgroup.subtree_control && mkdir -p job/t && echo +rdma > job/cgroup.subtree_control").Code, Is.Zero);
         Assert.That(m.Read("job/rdma.max"), Is.EqualTo("mlx5_0 hca_handle=max hca_object=max qp=max mr=max \nrxe0 hca_handle=max hca_object=max qp=max mr=max \n"));
         Assert.That(m.Write("job/rdma.max", "mlx5_0 qp=3 mr=max hca_handle=5"), Is.EqualTo(Errno.Ok));
@@ -41,12 +43,13 @@ public sealed class RdmaVendorTests
     public void PerDeviceResourcesFromAConfigFileSurviveKillNine()
     {
         var dir = Directory.CreateTempSubdirectory("cgfs-vendor-").FullName;
+        using var real = Mount.ScratchFor(mode);
         try
         {
             var conf = Path.Combine(dir, "cgfs.conf");
             File.WriteAllText(conf, "rdma-device mlx5_0 resources=qp,mr,uar\nrdma-device rxe0\n");
             string[] args = ["--config", conf, "--state", Path.Combine(dir, "state")];
-            var m = new Mount(args);
+            var m = Mount.Over(real, args);
             Assert.That(m.Sh("echo +rdma > cgroup.subtree_control && mkdir job && echo 'mlx5_0 uar=7' > job/rdma.max && echo 'mlx5_0 mr=+2' > job/rdma.current").Code, Is.Zero);
             Assert.That(m.Write("job/rdma.max", "rxe0 qp=1"), Is.EqualTo(Errno.EINVAL), "rxe0 has no qp");
             var before = m.Read("job/rdma.max") + m.Read("job/rdma.current");
@@ -54,7 +57,7 @@ public sealed class RdmaVendorTests
                                            "mlx5_0 hca_handle=0 hca_object=0 qp=0 mr=2 uar=0 \nrxe0 hca_handle=0 hca_object=0 \n"));
             Assert.That(m.Ctl("status").Out, Does.Contain("device mlx5_0 hca_handle=0 hca_object=0 qp=0 mr=2 uar=0\n"));
             m.Kill9();
-            using var again = new Mount(args);
+            using var again = Mount.Over(real, args);
             Assert.That(again.Read("job/rdma.max") + again.Read("job/rdma.current"), Is.EqualTo(before), "devices, their resources, limits and shortcut charges restored");
         }
         finally

@@ -42,7 +42,7 @@ public static class OverlayFiles
         if (e != Errno.Ok)
             return e;
         var s = Run(x, h => h.SnapshotLocked(x.Cgroup));
-        return OverlayRender.Stat(text, s.NrSubsys, s.NrDyingSubsys);
+        return OverlayRender.Stat(text, s.NrSubsys, s.NrDyingSubsys, s.NrDyingDescendants);
     }
 
     private static Errno WriteProcs(FileContext x, string text) => CoreGrammar.Pid(text) is var p && !p.Ok ? p.Error

@@ -48,7 +48,7 @@ public sealed unsafe class RealCgroups
             throw new OverlayUnavailableException($"{dir} is not a cgroup2 directory (cgroup v1 or another filesystem)");
         if (Interop.Sys.Access(dir, Interop.Sys.W_OK) != 0 || Interop.Sys.Access(Path.Combine(dir, "cgroup.procs"), Interop.Sys.W_OK) != 0)
             throw new OverlayUnavailableException($"{dir} is not writable ({(Errno)Marshal.GetLastPInvokeError()}): overlay mode needs root and a read-write cgroup2");
-        var own = (File.ReadAllText(Path.Combine(dir, "cgroup.controllers")).Split(' ', '\n', StringSplitOptions.RemoveEmptyEntries))
+        var own = (File.ReadAllText(Path.Combine(dir, "cgroup.controllers")).Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries))
             .Intersect(["rdma", "misc"]).ToArray();
         if (own.Length > 0)
             throw new OverlayUnavailableException($"{dir} already has the kernel's {string.Join(" and ", own)} controller; cgfs adds rdma and misc only where the kernel has none");

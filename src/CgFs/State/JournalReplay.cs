@@ -33,7 +33,7 @@ public sealed class JournalReplay(Hierarchy engine, IReadOnlyList<ControllerPlug
         switch (record)
         {
             case MkdirRecord r:
-                if (!_ids.TryGetValue(r.Parent, out var parent) || fs.RestoreMkdir(parent, r.Name, r.Mode, r.Uid, r.Gid) is not { } child)
+                if (!_ids.TryGetValue(r.Parent, out var parent) || fs.RestoreMkdir(parent, r.Name, r.Mode, r.Uid, r.Gid, r.Ino) is not { } child)
                     return false;
                 _ids[r.Id] = child;
                 return true;

@@ -34,7 +34,7 @@ public sealed class JournalSnapshot(Hierarchy engine, IReadOnlyList<ControllerPl
         {
             var view = views[s.Cgroup];
             if (!s.Cgroup.IsRoot)
-                yield return new MkdirRecord(s.Cgroup.Id, s.Cgroup.Parent!.Id, view.Metas[0].Mode, view.CreatorUid, view.CreatorGid, s.Cgroup.Name);
+                yield return new MkdirRecord(s.Cgroup.Id, s.Cgroup.Parent!.Id, view.Metas[0].Mode, view.CreatorUid, view.CreatorGid, s.Cgroup.Name, view.RealIno);
             if (!s.Settings.SubtreeControl.IsEmpty)
                 yield return Write(s.Cgroup, "cgroup.subtree_control", CoreRender.EnableWrite(engine.Names(s.Settings.SubtreeControl)));
         }

@@ -80,7 +80,12 @@ public sealed partial class CgroupFileSystem
     public int Write(in Caller c, ulong node, ulong fh, long offset, ReadOnlySpan<byte> data)
     {
         if (_openReal.TryGetValue(fh, out var real))
-            return (int)RealCgroups.WriteOnce(real.Fd, data);
+        {
+            var e = RealCgroups.WriteOnce(real.Fd, data);
+            if (e == Errno.Ok)
+                RealFilesMayHaveVanished(real.Node.Dir.Cgroup);
+            return (int)e;
+        }
         if (data.Length > MaxWriteBytes)
             return (int)Errno.E2BIG;
         if (!_open.TryGetValue(fh, out var f))

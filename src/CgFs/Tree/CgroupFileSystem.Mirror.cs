@@ -110,7 +110,7 @@ public sealed partial class CgroupFileSystem
         AssertNodesLocked();
         Cgroup? child = null;
         var e = _changes.Commit(
-            () => new MkdirRecord(Engine.Run(() => Engine.NextIdLocked), parent.Cgroup.Id, st.Mode & 0xFFF, st.Uid, st.Gid, name),
+            () => new MkdirRecord(Engine.Run(() => Engine.NextIdLocked), parent.Cgroup.Id, st.Mode & 0xFFF, st.Uid, st.Gid, name, st.Ino),
             () => Engine.Run(() => Engine.MkdirLocked(parent.Cgroup, name, out child)));
         if (e != Errno.Ok)
         {

@@ -9,11 +9,12 @@ public sealed partial class CgroupFileSystem
     // ---- restoring state (the journal replays through these) ------------------------------------
 
     /// <summary>Creates a cgroup as a replayed mkdir; null if it cannot exist any more. In overlay
-    /// mode the record names a real directory: the mirror of the one there now, if any.</summary>
-    public Cgroup? RestoreMkdir(Cgroup parent, string name, uint mode, uint uid, uint gid)
+    /// mode the record names a real directory: the mirror of the one there now, if it is that very
+    /// directory (the same inode; one made again while cgfs was down is a new cgroup).</summary>
+    public Cgroup? RestoreMkdir(Cgroup parent, string name, uint mode, uint uid, uint gid, ulong? ino = null)
     {
         if (_real is not null)
-            return Engine.Run(() => Engine.ChildLocked(parent, name));
+            return Engine.Run(() => Engine.ChildLocked(parent, name)) is { } c && (ino is null || Dir(c).RealIno == ino) ? c : null;
         lock (_nodes)
         {
             Cgroup? child = null;
@@ -98,8 +99,9 @@ public sealed partial class CgroupFileSystem
 
     /// <summary>What the view adds to a cgroup's engine state: its creator, PSI visibility, and the
     /// attributes of "." (first) and of files that differ from their defaults.</summary>
+    /// <param name="RealIno">Overlay mode: the mirrored real directory's inode number.</param>
     public sealed record CgroupView(uint CreatorUid, uint CreatorGid, bool Pressure,
-        List<(string Target, uint Mode, uint Uid, uint Gid, Dictionary<string, byte[]>? Xattrs)> Metas);
+        List<(string Target, uint Mode, uint Uid, uint Gid, Dictionary<string, byte[]>? Xattrs)> Metas, ulong? RealIno = null);
 
     public CgroupView ViewOf(Cgroup c)
     {
@@ -110,7 +112,7 @@ public sealed partial class CgroupFileSystem
             if (d.FileMetas is not null)
                 foreach (var (name, m) in d.FileMetas)
                     metas.Add((name, m.Mode, m.Uid, m.Gid, m.Xattrs is null ? null : new(m.Xattrs)));
-            return new CgroupView(d.CreatorUid, d.CreatorGid, d.PressureVisible, metas);
+            return new CgroupView(d.CreatorUid, d.CreatorGid, d.PressureVisible, metas, _real is null ? null : d.RealIno);
         }
     }
 }

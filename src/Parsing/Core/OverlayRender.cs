@@ -32,7 +32,7 @@ public static class OverlayRender
 
     /// <summary>cgroup.controllers / cgroup.subtree_control: the kernel's list plus cgfs's.</summary>
     public static string ControllerList(string kernelText, IEnumerable<string> ours) =>
-        CoreRender.ControllerList(MergeNames(kernelText.Split(' ', '\n', StringSplitOptions.RemoveEmptyEntries), ours));
+        CoreRender.ControllerList(MergeNames(kernelText.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries), ours));
 
     /// <summary>cgroup.stat: the kernel's lines, with nr_subsys_NAME and nr_dying_subsys_NAME lines
     /// for cgfs's controllers among the kernel's in subsystem order. A kernel that prints no per-

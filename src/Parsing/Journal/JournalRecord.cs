@@ -8,7 +8,7 @@ namespace CgFs.Parsing;
 /// A --state journal record: one acknowledged change, as plain data. Each kind has one format
 /// (<see cref="Format"/>) and one parse (<see cref="JournalGrammar.Record"/>):
 /// <code>
-/// mkdir ID PARENT MODE UID GID NAME     rmdir ID
+/// mkdir ID PARENT MODE UID GID NAME [INO] rmdir ID            (INO: overlay mode, the real directory's inode)
 /// write ID FILE UID GID TEXT            (limits, subtree_control, freeze, type, pressure, *.current shortcuts)
 /// meta ID TARGET MODE UID GID           xattr ID TARGET NAME HEX | rmxattr ID TARGET NAME
 /// member PID START ID                   thread PID START TID ID
@@ -22,9 +22,11 @@ public abstract record JournalRecord
     public abstract string Format();
 }
 
-public sealed record MkdirRecord(long Id, long Parent, uint Mode, uint Uid, uint Gid, string Name) : JournalRecord
+/// <summary>A cgroup made (emulated mode) or a real directory mirrored (overlay mode: <see cref="Ino"/>
+/// tells a directory made again under the same name while cgfs was down from the one recorded).</summary>
+public sealed record MkdirRecord(long Id, long Parent, uint Mode, uint Uid, uint Gid, string Name, ulong? Ino = null) : JournalRecord
 {
-    public override string Format() => $"mkdir {Id} {Parent} {Mode} {Uid} {Gid} {JournalText.Esc(Name)}";
+    public override string Format() => $"mkdir {Id} {Parent} {Mode} {Uid} {Gid} {JournalText.Esc(Name)}" + (Ino is { } i ? $" {i}" : "");
 }
 
 public sealed record RmdirRecord(long Id) : JournalRecord
@@ -129,7 +131,8 @@ public static class JournalGrammar
         from uid in Next(UInt)
         from gid in Next(UInt)
         from name in Next(Text)
-        select (JournalRecord)new MkdirRecord(id, parent, mode, uid, gid, name);
+        from ino in Next(ULong).Optional()
+        select (JournalRecord)new MkdirRecord(id, parent, mode, uid, gid, name, ino.IsDefined ? ino.Get() : null);
 
     private static readonly Parser<JournalRecord> Rmdir = Kind("rmdir").Then(_ => Long).Select(id => (JournalRecord)new RmdirRecord(id));
 

@@ -10,6 +10,7 @@ namespace CgFs.Tests.Integration;
 /// </summary>
 [TestFixture("cgfs")]
 [TestFixture("kernel")]
+[TestFixture("overlay")]
 [NonParallelizable]
 public sealed class CoreParityTests(string target)
 {
@@ -19,9 +20,9 @@ public sealed class CoreParityTests(string target)
     [OneTimeSetUp]
     public void SetUp()
     {
-        if (target == "kernel" && KernelScratch.Hierarchy is null)
-            Assert.Ignore("no writable cgroup2 hierarchy on this machine: kernel parity not checked");
-        _t = target == "cgfs" ? new Mount() : new KernelScratch();
+        if (target is "kernel" or "overlay" && KernelScratch.Hierarchy is null)
+            Assert.Ignore($"no writable cgroup2 hierarchy on this machine: {target} parity not checked");
+        _t = target switch { "cgfs" => new Mount(), "overlay" => Mount.Create(MountMode.Overlay), _ => new KernelScratch() };
     }
 
     [OneTimeTearDown]

@@ -83,6 +83,8 @@ public static class OverlayFiles
         var before = real.Read(file).Text;
         if (theirs.Count > 0 && real.Write(file, Join(theirs)) is var k && k != Errno.Ok)
             return k;
+        if (theirs.Count > 0)
+            x.Services.View.RealFilesMayHaveVanished(x.Cgroup);
         if (mine.Length == 0)
         {
             ChownNewFiles(x, theirs);
@@ -129,8 +131,8 @@ public static class OverlayFiles
     /// <summary>Puts the kernel's subtree_control back as it was before a refused mixed write.</summary>
     private static void Undo(Host.RealCgroups real, string file, string before)
     {
-        var was = before.Split(' ', '\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
-        var now = real.Read(file).Text.Split(' ', '\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        var was = before.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        var now = real.Read(file).Text.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries).ToHashSet();
         var undo = now.Except(was).Select(n => "-" + n).Concat(was.Except(now).Select(n => "+" + n)).ToList();
         if (undo.Count > 0)
             real.Write(file, string.Join(' ', undo));

@@ -9,9 +9,13 @@ namespace CgFs.Tests.Exec;
 /// container's pid into cgfs (its nsexec stages are born with CLONE_PARENT, so the container lands
 /// in the cgroup runc placed its first stage in), then ps, events --stats, kill and delete work
 /// and the cgroup is removed. runc's device filter is attached through the emulated bpf(2).
+/// In overlay mode the container's process is really placed: the kernel's /proc/PID/cgroup has it
+/// in the real cgroup the overlay mirrors, while its rdma and misc limits are cgfs's.
 /// </summary>
 [NonParallelizable]
-public sealed class ExecRuncTests
+[TestFixture(MountMode.Emulated)]
+[TestFixture(MountMode.Overlay)]
+public sealed class ExecRuncTests(MountMode mode)
 {
     private Mount _m = null!;
     private string _dir = null!;
@@ -19,7 +23,7 @@ public sealed class ExecRuncTests
     [SetUp]
     public void SetUp()
     {
-        _m = new Mount("--rdma-device", "mlx5_0", "--misc", "sev=4");
+        _m = Mount.Create(mode, "--rdma-device", "mlx5_0", "--misc", "sev=4");
         _dir = Directory.CreateTempSubdirectory("cgfs-runc-").FullName;
         var rootfs = Path.Combine(_dir, "bundle", "rootfs", "bin");
         Directory.CreateDirectory(rootfs);
@@ -64,6 +68,13 @@ public sealed class ExecRuncTests
             Assert.That(_m.Read("runc-test/c1/cgroup.procs"), Is.EqualTo($"{statePid}\n"), "the container's init is in its cgroup");
             Assert.That(_m.Read("runc-test/cgroup.subtree_control"), Does.Contain("rdma").And.Contain("misc"));
         });
+        if (_m.Overlaid is { } real)
+        {
+            var kernel = File.ReadAllText($"/proc/{statePid}/cgroup").Split('\n').Single(l => l.StartsWith("0::"));
+            Assert.That(kernel, Does.EndWith($"/{Path.GetFileName(real)}/runc-test/c1"), "the kernel has the container there");
+            Assert.That(File.ReadAllText($"{real}/runc-test/c1/cgroup.procs"), Is.EqualTo($"{statePid}\n"));
+            Assert.That(File.ReadAllText($"{real}/runc-test/cgroup.subtree_control"), Does.Not.Contain("rdma"), "rdma is cgfs's alone");
+        }
         var ps = Runc("ps c1");
         Assert.That(ps.Out, Does.Contain("sleep 60"), ps.ToString());
         var events = Runc("events --stats c1");

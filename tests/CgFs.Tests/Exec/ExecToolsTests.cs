@@ -8,12 +8,14 @@ namespace CgFs.Tests.Exec;
 /// binary: raw syscalls, no libc), libcgroup's tools with no /proc/mounts shim, systemd-cgls.
 /// </summary>
 [NonParallelizable]
-public sealed class ExecToolsTests
+[TestFixture(MountMode.Emulated)]
+[TestFixture(MountMode.Overlay)]
+public sealed class ExecToolsTests(MountMode mode)
 {
     private Mount _m = null!;
 
     [SetUp]
-    public void SetUp() => _m = new Mount("--rdma-device", "mlx5_0", "--misc", "sev=4");
+    public void SetUp() => _m = Mount.Create(mode, "--rdma-device", "mlx5_0", "--misc", "sev=4");
 
     [TearDown]
     public void TearDown() => _m.Dispose();

@@ -53,7 +53,8 @@ public static class CoreGrammar
             if (token.Length == 0)
                 continue;
             var r = SubtreeToken.End().TryParse(token);
-            if (!r.WasSuccessful)
+            // No controller's name has a blank or control character: such a token is EINVAL whoever owns it.
+            if (!r.WasSuccessful || r.Value.Name.Any(ch => ch <= ' '))
                 return Parsed<List<(bool, string)>>.Fail(Errno.EINVAL);
             tokens.Add(r.Value);
         }

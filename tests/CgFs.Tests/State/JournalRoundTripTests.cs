@@ -16,6 +16,7 @@ public sealed class JournalRoundTripTests
     private static readonly JournalRecord[] Records =
     [
         new MkdirRecord(2, 1, 0x1ed, 1000, 100, "a b%c\n"),
+        new MkdirRecord(5, 2, 0x1ed, 0, 0, "job", 4294973210),
         new RmdirRecord(2),
         new WriteRecord(3, "rdma.max", 0, 0, "mlx5_0 hca_handle=2 hca_object=max \n"),
         new WriteRecord(3, "cgroup.freeze", 5, 6, ""),

@@ -20,7 +20,9 @@ namespace CgFs.Accounting;
 ///      Session notify lock (one write(2) to /dev/fuse).
 /// No I/O happens under <see cref="Sync"/>: the membership service reads procfs before or after
 /// it (a liveness scan takes the candidates under the lock, checks them without it, and drops the
-/// dead under it again by pid and start time). Methods whose name ends in <c>Locked</c> require
+/// dead under it again by pid and start time). The one exception is overlay mode's migration
+/// (<see cref="MigrateByKernelLocked"/>): the kernel's cgroup.procs write sits between can_attach
+/// and attach, as the kernel's own migration does under cgroup_mutex. Methods whose name ends in <c>Locked</c> require
 /// <see cref="Sync"/> held and assert it in Debug builds (<see cref="AssertLocked"/>, the kernel's
 /// lockdep_assert_held). Changes to notifying files are collected under the lock and published
 /// through <see cref="Changed"/> after it is released, so subscribers may call back into the engine.

@@ -18,6 +18,7 @@ public sealed partial class Dispatcher
     public Dispatcher(IFuseFileSystem fs, Action<string>? log = null)
     {
         this.fs = fs;
+        Timeout = fs.CacheSeconds;
         this.log = log;
         Register();
     }
@@ -27,8 +28,8 @@ public sealed partial class Dispatcher
     private static readonly int HeaderSize = Unsafe.SizeOf<InHeader>();
     private static readonly int OutHeaderSize = Unsafe.SizeOf<OutHeader>();
 
-    /// <summary>Entry and attribute cache lifetime, in seconds (see <see cref="Fuse.CacheSeconds"/>).</summary>
-    private const ulong Timeout = Fuse.CacheSeconds;
+    /// <summary>Entry and attribute cache lifetime, in seconds (the filesystem's <see cref="IFuseFileSystem.CacheSeconds"/>).</summary>
+    private readonly ulong Timeout;
 
     /// <summary>Handles one request in <paramref name="request"/> (header and body, as read from
     /// /dev/fuse); writes the reply (if any) into <paramref name="reply"/> and returns its length,
@@ -217,14 +218,14 @@ public sealed partial class Dispatcher
         return (0, value.Length);
     }
 
-    private static EntryOut MakeEntry(in Entry e) => new()
+    private EntryOut MakeEntry(in Entry e) => new()
     {
         NodeId = e.NodeId, EntryValid = Timeout, AttrValid = Timeout, Attr = e.Attr,
     };
 
-    private static int WriteEntry(Span<byte> o, in Entry e) => Write(o, MakeEntry(e));
+    private int WriteEntry(Span<byte> o, in Entry e) => Write(o, MakeEntry(e));
 
-    private static int WriteAttr(Span<byte> o, in FuseAttr a) => Write(o, new AttrOut { AttrValid = Timeout, Attr = a });
+    private int WriteAttr(Span<byte> o, in FuseAttr a) => Write(o, new AttrOut { AttrValid = Timeout, Attr = a });
 
     private static int Write<T>(Span<byte> o, in T value) where T : unmanaged
     {

@@ -53,6 +53,10 @@ public interface IFuseFileSystem
     int ListXattr(in Caller c, ulong node, out byte[] names);
     int RemoveXattr(in Caller c, ulong node, string name);
     int Poll(in Caller c, ulong node, ulong fh, ulong kh, bool scheduleNotify, out uint revents);
+
+    /// <summary>How long the kernel may cache entries and attributes: long when the filesystem tells
+    /// the kernel of every change itself, short when files can change behind its back.</summary>
+    ulong CacheSeconds => Fuse.CacheSeconds;
 }
 
 /// <summary>Told of each request a dispatcher served: its opcode, its errno (0: done; negative: no

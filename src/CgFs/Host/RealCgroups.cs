@@ -134,6 +134,36 @@ public sealed unsafe class RealCgroups
         return Interop.Sys.UtimensAt(Interop.Sys.AT_FDCWD, path, t, Interop.Sys.AT_SYMLINK_NOFOLLOW) == 0 ? Errno.Ok : LastErrno();
     }
 
+    /// <summary>Extended attributes of a real file or directory (kernfs keeps trusted., security.
+    /// and user. ones; systemd marks delegation with them).</summary>
+    public (Errno Error, byte[] Value) GetXattr(string path, string name)
+    {
+        var buf = new byte[65536];
+        fixed (byte* p = buf)
+        {
+            nint n = Interop.Sys.LGetXattr(path, name, p, buf.Length);
+            return n < 0 ? (LastErrno(), []) : (Errno.Ok, buf[..(int)n]);
+        }
+    }
+
+    public Errno SetXattr(string path, string name, ReadOnlySpan<byte> value, int flags)
+    {
+        fixed (byte* p = value)
+            return Interop.Sys.LSetXattr(path, name, p, value.Length, flags) == 0 ? Errno.Ok : LastErrno();
+    }
+
+    public (Errno Error, byte[] Names) ListXattr(string path)
+    {
+        var buf = new byte[65536];
+        fixed (byte* p = buf)
+        {
+            nint n = Interop.Sys.LListXattr(path, p, buf.Length);
+            return n < 0 ? (LastErrno(), []) : (Errno.Ok, buf[..(int)n]);
+        }
+    }
+
+    public Errno RemoveXattr(string path, string name) => Interop.Sys.LRemoveXattr(path, name) == 0 ? Errno.Ok : LastErrno();
+
     /// <summary>open(2) of a real interface file: the descriptor, or the errno.</summary>
     public (Errno Error, int Fd) OpenFile(string path, int flags)
     {

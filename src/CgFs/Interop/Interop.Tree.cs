@@ -35,6 +35,18 @@ internal static unsafe partial class Interop
         [LibraryImport("libc", EntryPoint = "pread", SetLastError = true)]
         internal static partial nint PRead(int fd, byte* buf, nint count, long offset);
 
+        [LibraryImport("libc", EntryPoint = "lgetxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial nint LGetXattr(string path, string name, byte* value, nint size);
+
+        [LibraryImport("libc", EntryPoint = "lsetxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial int LSetXattr(string path, string name, byte* value, nint size, int flags);
+
+        [LibraryImport("libc", EntryPoint = "llistxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial nint LListXattr(string path, byte* list, nint size);
+
+        [LibraryImport("libc", EntryPoint = "lremovexattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial int LRemoveXattr(string path, string name);
+
         [LibraryImport("libc", EntryPoint = "inotify_init1", SetLastError = true)]
         internal static partial int InotifyInit1(int flags);
 

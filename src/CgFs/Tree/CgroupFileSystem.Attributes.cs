@@ -201,6 +201,11 @@ public sealed partial class CgroupFileSystem
     public int GetXattr(in Caller c, ulong node, string name, out byte[] value)
     {
         value = [];
+        if (RealPathOfNode(node) is { } real)
+        {
+            (var re, value) = _real!.GetXattr(real, name);
+            return (int)re;
+        }
         if (XattrTarget(node, name, forWrite: false, out var m, out _, out _) is var e && e != Errno.Ok)
             return (int)e;
         lock (_metaLock)
@@ -214,6 +219,8 @@ public sealed partial class CgroupFileSystem
 
     public int SetXattr(in Caller c, ulong node, string name, ReadOnlySpan<byte> value, int flags)
     {
+        if (RealPathOfNode(node) is { } real)
+            return (int)_real!.SetXattr(real, name, value, flags);
         if (XattrTarget(node, name, forWrite: true, out var m, out var cgroup, out var target) is var e && e != Errno.Ok)
             return (int)e;
         var copy = value.ToArray();
@@ -236,6 +243,11 @@ public sealed partial class CgroupFileSystem
     public int ListXattr(in Caller c, ulong node, out byte[] names)
     {
         names = [];
+        if (RealPathOfNode(node) is { } real)
+        {
+            (var re, names) = _real!.ListXattr(real);
+            return (int)re;
+        }
         if (XattrTarget(node, null, forWrite: false, out var m, out _, out _) is var e && e != Errno.Ok)
             return (int)e;
         lock (_metaLock)
@@ -245,6 +257,8 @@ public sealed partial class CgroupFileSystem
 
     public int RemoveXattr(in Caller c, ulong node, string name)
     {
+        if (RealPathOfNode(node) is { } real)
+            return (int)_real!.RemoveXattr(real, name);
         if (XattrTarget(node, name, forWrite: false, out var m, out var cgroup, out var target) is var e && e != Errno.Ok)
             return (int)e;
         return (int)_changes.Commit(() => new XattrRecord(cgroup.Id, target, name, null), () =>

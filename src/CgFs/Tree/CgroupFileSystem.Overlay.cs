@@ -22,6 +22,10 @@ public sealed partial class CgroupFileSystem
     }
 
     private readonly ConcurrentDictionary<ulong, RealOpen> _openReal = new();
+
+    /// <summary>An overlay's real files can change behind cgfs's back (a chmod, a controller enabled
+    /// directly): the kernel revalidates them after a second, as on a network filesystem.</summary>
+    public ulong CacheSeconds => _real is null ? Fuse.Fuse.CacheSeconds : 1;
     private RealPoller? _poller;
 
     /// <summary>Plugin files' inode numbers: clear of kernfs's (which are below 2^33).</summary>
@@ -72,6 +76,22 @@ public sealed partial class CgroupFileSystem
             st = new RealStat(n is DirNode ? n.Dir.RealIno : 0, n is DirNode ? 0x4000 | n.Dir.Meta.Mode : 0x8000, 0, 0, 1, 0, 0, 0);
         var m = new Meta(st.Mode & 0xFFF, st.Uid, st.Gid, 0) { AtimeNs = st.AtimeNs, MtimeNs = st.MtimeNs, CtimeNs = st.CtimeNs };
         return MakeAttr(st.Ino, st.Mode, st.Nlink, m);
+    }
+
+    /// <summary>The real path behind a node whose attributes are the kernel's (a directory, a
+    /// kernel file, a merged core file); null for cgfs's own files and in emulated mode.</summary>
+    private string? RealPathOfNode(ulong node)
+    {
+        if (_real is null)
+            return null;
+        lock (_nodes)
+            return !_nodes.TryGetValue(node, out var n) ? null : n switch
+            {
+                DirNode => RealPathOf(n.Dir),
+                RealFileNode rn => RealPathOf(n.Dir, rn.Name),
+                FileNode { File.Controller: null } fn => RealPathOf(n.Dir, fn.File.Name),
+                _ => null,
+            };
     }
 
     /// <summary>chmod, chown and utimes of a real-backed node go to the real file (the kernel

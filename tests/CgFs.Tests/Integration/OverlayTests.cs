@@ -125,6 +125,18 @@ public sealed class OverlayTests
     }
 
     [Test]
+    public void ExtendedAttributesAreTheKernels()
+    {
+        Assert.That(_m.Mkdir("job"), Is.EqualTo(Errno.Ok));
+        Assert.That(_m.Sh("setfattr -n user.delegate -v 1 job && setfattr -n trusted.cgfs -v x job/cgroup.procs").Code, Is.Zero);
+        Assert.That(Shell.Run($"getfattr --only-values -n user.delegate {Real("job")}").Out, Is.EqualTo("1"), "systemd's delegation mark is on the real cgroup");
+        Assert.That(Shell.Run($"getfattr --only-values -n trusted.cgfs {Real("job/cgroup.procs")}").Out, Is.EqualTo("x"));
+        Shell.Run($"setfattr -n user.other -v 2 {Real("job")}");
+        Assert.That(_m.Sh("getfattr --only-values -n user.other job").Out, Is.EqualTo("2"), "and read back from it");
+        Assert.That(_m.Sh("setfattr -x user.delegate job && getfattr -n user.delegate job").Errno, Is.EqualTo(Errno.ENODATA));
+    }
+
+    [Test]
     public void ProcessesAreReallyPlaced()
     {
         Assert.That(_m.Mkdir("job"), Is.EqualTo(Errno.Ok));

@@ -13,6 +13,7 @@ public sealed unsafe class RealWatcher<T> : IDisposable where T : class
 {
     private readonly int _fd;
     private readonly Dictionary<int, T> _owners = new();
+    private readonly Dictionary<T, int> _watches = new(ReferenceEqualityComparer.Instance);
     private readonly Action<T, string> _changed;
     private readonly Action _rescan;
     private readonly Action<string> _log;
@@ -39,7 +40,25 @@ public sealed unsafe class RealWatcher<T> : IDisposable where T : class
         if (wd < 0)
             return; // gone already: its removal is seen through its parent
         lock (_owners)
+        {
             _owners[wd] = owner;
+            _watches[owner] = wd;
+        }
+    }
+
+    /// <summary>Stops watching <paramref name="owner"/>'s directory (its mirror was dropped). The
+    /// kernel would drop the watch only when the removed directory's inode is evicted, which on
+    /// kernfs can be much later; until then the watch would pin the owner and count against
+    /// fs.inotify.max_user_watches.</summary>
+    public void Unwatch(T owner)
+    {
+        lock (_owners)
+        {
+            if (!_watches.Remove(owner, out int wd))
+                return;
+            _owners.Remove(wd);
+            Interop.Sys.InotifyRmWatch(_fd, wd);
+        }
     }
 
     /// <summary>Number of watched directories (tests: watches go when directories do).</summary>
@@ -97,7 +116,8 @@ public sealed unsafe class RealWatcher<T> : IDisposable where T : class
             {
                 if ((mask & Interop.Sys.IN_IGNORED) != 0)
                 {
-                    _owners.Remove(wd);
+                    if (_owners.Remove(wd, out var gone))
+                        _watches.Remove(gone);
                     continue;
                 }
                 _owners.TryGetValue(wd, out owner);

@@ -149,6 +149,7 @@ public sealed partial class CgroupFileSystem
             _log($"overlay: cannot drop the mirror of {c}: {Errnos.Describe(e)}");
             return;
         }
+        _watcher?.Unwatch(Dir(c));
         dropped.Add((c, c.Parent?.ViewState is CgroupDir { Node: { } pn } ? pn.Id : null));
     }
 

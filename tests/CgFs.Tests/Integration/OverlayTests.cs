@@ -217,6 +217,28 @@ public sealed class OverlayTests
     }
 
     [Test]
+    public void FollowChargesGoAlongWithAMoveMadeBehindCgfssBack()
+    {
+        Assert.That(_m.Ctl("misc capacity ioasid 8 follow").Code, Is.Zero);
+        Assert.That(_m.Sh("echo +misc > cgroup.subtree_control && mkdir a b && echo 'ioasid 1' > b/misc.max").Code, Is.Zero);
+        var r = _m.Sh($"( echo $BASHPID > a/cgroup.procs; exec {Mount.Binary} hold --control {_m.Control} --misc ioasid=2 -- sleep 300 ) " +
+                      "> /dev/null 2>&1 < /dev/null & echo $!");
+        int holder = int.Parse(r.Out.Trim());
+        try
+        {
+            Assert.That(Wait.Until(() => _m.Read("a/misc.current").Contains("ioasid 2\n")), "charged in the holder's real cgroup");
+            Assert.That(Shell.Run($"echo {holder} > {Real("b/cgroup.procs")}").Code, Is.Zero, "the kernel moves it: it knows no misc");
+            Assert.That(Wait.Until(() => _m.Read("b/misc.current").Contains("ioasid 2\n")), "the charge went along, past b's max: the move was not cgfs's to refuse");
+            Assert.That(_m.Read("a/misc.current"), Does.Contain("ioasid 0\n"));
+        }
+        finally
+        {
+            Shell.Run($"kill {holder}");
+        }
+        Assert.That(Wait.Until(() => _m.Read("misc.current").Contains("ioasid 0\n")), "released when the holder exited");
+    }
+
+    [Test]
     public void RestartRestoresCgfssStateOntoTheRealTreeThatExists()
     {
         var state = Path.Combine(Directory.CreateTempSubdirectory("cgfs-ov-state-").FullName, "state");

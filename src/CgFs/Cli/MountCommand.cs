@@ -125,6 +125,7 @@ public static class MountCommand
             log($"overlay of {real.Root}");
         Control.ControlServer control;
         var requests = stack.ControlRequests(Interop.Sys.GetEUid(), o.MountPoint);
+        requests.Overlay = real?.Root;
         try
         {
             control = new Control.ControlServer(o.Control, requests, stack.Engine, stack.Membership, log)

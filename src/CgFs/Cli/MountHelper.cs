@@ -16,10 +16,11 @@ public static class MountHelper
     {
         ["config"] = "--config", ["state"] = "--state", ["control"] = "--control", ["rdma-device"] = "--rdma-device",
         ["misc"] = "--misc", ["threads"] = "--threads", ["log"] = "--log", ["metrics"] = "--metrics", ["rdma-resource"] = "--rdma-resource",
+        ["overlay"] = "--overlay",
     };
 
     /// <summary>-o flags that stand for a `cgfs mount` flag.</summary>
-    private static readonly Dictionary<string, string> Flags = new() { ["rdma-legacy"] = "--rdma-legacy" };
+    private static readonly Dictionary<string, string> Flags = new() { ["rdma-legacy"] = "--rdma-legacy", ["overlay"] = "--overlay" };
 
     /// <summary>Options for mount(8), systemd or the helper itself, never for the kernel.</summary>
     private static readonly HashSet<string> MountLevel = ["defaults", "auto", "noauto", "nofail", "_netdev", "user", "users", "nouser", "owner", "group"];

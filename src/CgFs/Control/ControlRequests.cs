@@ -22,6 +22,9 @@ public sealed class ControlRequests(Hierarchy engine, IReadOnlyList<ControllerPl
     /// <summary>The Prometheus exposition, for `metrics` (set by the mount).</summary>
     public Func<string> Metrics { get; set; } = () => "";
 
+    /// <summary>Overlay mode: the real cgroup2 directory the mount mirrors, for `status`; null when emulating.</summary>
+    public string? Overlay { get; set; }
+
     /// <summary>`cgfs exec` trees supervised now, for `memory` (set by the server).</summary>
     public Func<int> Supervised { get; set; } = () => 0;
 
@@ -76,6 +79,8 @@ public sealed class ControlRequests(Hierarchy engine, IReadOnlyList<ControllerPl
     {
         o.Append("version ").Append(ControlGrammar.Version).Append('\n');
         o.Append("mount ").Append(mountPoint).Append('\n');
+        if (Overlay is not null)
+            o.Append("overlay ").Append(Overlay).Append('\n');
         foreach (var line in Transport())
             o.Append(line).Append('\n');
         foreach (var line in engine.Run(() => plugins.SelectMany(p => p.StatusLocked()).ToArray()))

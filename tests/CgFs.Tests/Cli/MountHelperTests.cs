@@ -17,6 +17,17 @@ public sealed class MountHelperTests
         Assert.That(MountHelper.Recognises(args), Is.EqualTo(helper));
 
     [Test]
+    public void OverlayIsAFlagOrNamesItsDirectory()
+    {
+        Assert.That(MountHelper.Translate(["cgfs", "/mnt/cg", "-o", "overlay,nofail"]), Is.EqualTo(new[] { "/mnt/cg", "--overlay" }));
+        var args = MountHelper.Translate(["cgfs", "/mnt/cg", "-o", "overlay=/sys/fs/cgroup,state=/s"]);
+        Assert.That(args, Is.EqualTo(new[] { "/mnt/cg", "--overlay", "/sys/fs/cgroup", "--state", "/s" }));
+        var o = MountOptions.Parse(args);
+        Assert.That((o.Overlay, o.OverlayDir, o.State), Is.EqualTo((true, "/sys/fs/cgroup", "/s")));
+        Assert.That(MountOptions.Parse(["/mnt/cg", "--overlay", "-f"]) is { Overlay: true, OverlayDir: null, Foreground: true });
+    }
+
+    [Test]
     public void CgfsOptionsBecomeItsOwnMountLevelOnesGoAndTheRestAreTheKernels()
     {
         var args = MountHelper.Translate(["cgfs", "/mnt/cg", "-o",

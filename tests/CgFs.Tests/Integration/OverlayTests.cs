@@ -96,6 +96,7 @@ public sealed class OverlayTests
             Is.EqualTo(Shell.Run($"stat -c '%a %U:%G %i' {Real("job/cgroup.events")} {Real("job/cgroup.procs")} {Real("job")}").Out), "modes, owners, inode numbers");
         Assert.That(_m.Read("job/cgroup.controllers"), Is.EqualTo($"{_ctrl} rdma\n"));
         Assert.That(ReadReal("job/cgroup.controllers"), Is.EqualTo($"{_ctrl}\n"));
+        Assert.That(_m.Ctl("status").Out, Does.Contain($"\noverlay {_real.Base}\n"));
     }
 
     [Test]

@@ -3,7 +3,8 @@
 #  1. file operations (bench/fsbench.c), one interleaved run over the kernel's cgroup2, the C libfuse
 #     floor (../shared/bench/floorfs.c), cgfs on FUSE over io_uring and cgfs on /dev/fuse: p50/p99 and
 #     the ratios cgfs/floor and cgfs/kernel per transport; 1c. throughput at 1-8 threads; 1d. latency per
-#     FUSE request by opcode (kernel tracepoints), which separates a server's own cost from round trips
+#     FUSE request by opcode (kernel tracepoints), which separates a server's own cost from round trips;
+#     overlay = cgfs in overlay mode (on /dev/fuse) over a scratch child of the kernel's cgroup2
 #  2. time from `cgfs mount` exec to a ready mount
 #  3. resident memory of the daemon at 100k cgroups (bytes per cgroup) and latency flatness
 #  4. cgfs exec: trapped and untrapped system calls, process start-up, plain vs covered
@@ -18,17 +19,19 @@ mnt=$work/mnt
 mkdir -p "$mnt"
 kernel=""
 cleanup() {
-  for d in "$mnt" "$work/uring" "$work/devfuse" "$work/floor" "$work/floordp"; do fusermount3 -u -z "$d" 2>/dev/null || true; done
+  for d in "$mnt" "$work/uring" "$work/devfuse" "$work/overlay" "$work/floor" "$work/floordp"; do fusermount3 -u -z "$d" 2>/dev/null || true; done
   [[ -n ${uring_before:-} ]] && echo "$uring_before" > /sys/module/fuse/parameters/enable_uring || true
   [[ -n $kernel && -d $kernel ]] && find "$kernel" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  [[ -n ${overlaid:-} && -d $overlaid ]] && find "$overlaid" -depth -type d -exec rmdir {} + 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 gcc -O2 -pthread -o "$work/fsbench" "$top/bench/fsbench.c" -lm
 
+overlaid=""
 for m in $(awk '$3 == "cgroup2" { print $2 }' /proc/mounts); do
-  if [[ -w $m/cgroup.procs ]]; then kernel=$m/cgfs-bench-$$; mkdir "$kernel"; break; fi
+  if [[ -w $m/cgroup.procs ]]; then kernel=$m/cgfs-bench-$$; overlaid=$m/cgfs-bench-overlay-$$; mkdir "$kernel" "$overlaid"; break; fi
 done
 
 # FUSE over io_uring is off until root sets enable_uring; the bench sets it for its run and puts
@@ -57,17 +60,23 @@ else
 fi
 "$top/out/cgfs" mount "$work/devfuse" -o no_io_uring --control "$work/devfuse.sock"
 targets+=("$work/devfuse"); labels+=(devfuse)
+if [[ -n $overlaid ]]; then
+  mkdir -p "$work/overlay"
+  "$top/out/cgfs" mount "$work/overlay" -o no_io_uring --control "$work/overlay.sock" --overlay "$overlaid"
+  targets+=("$work/overlay"); labels+=(overlay)
+fi
 unmount_all() {
-  for d in "$work/uring" "$work/devfuse" ${floor:+"$floor"}; do fusermount3 -u "$d" 2>/dev/null || true; done
+  for d in "$work/uring" "$work/devfuse" "$work/overlay" ${floor:+"$floor"}; do fusermount3 -u "$d" 2>/dev/null || true; done
   sleep 0.5
 }
 
 echo "== 1. file operations, one interleaved run (µs): $(IFS=,; echo "${labels[*]}")"
 echo "   kernel = $(uname -r) cgroup2; floor = ../shared/bench/floorfs.c (C libfuse3, the fastest FUSE server of"
-echo "   this tree shape); uring = cgfs on FUSE over io_uring; devfuse = cgfs on /dev/fuse"
+echo "   this tree shape); uring = cgfs on FUSE over io_uring; devfuse = cgfs on /dev/fuse; overlay = cgfs"
+echo "   on /dev/fuse in overlay mode over a scratch child of the kernel's cgroup2 (every operation also the kernel's)"
 ratios=""
 for c in uring devfuse; do for b in floor kernel; do ratios+="$c/$b,"; done; done
-ratios+="uring/devfuse"
+ratios+="uring/devfuse,overlay/devfuse,overlay/kernel"
 FSBENCH_LIMIT=cgroup.max.descendants FSBENCH_LABELS=$(IFS=,; echo "${labels[*]}") FSBENCH_RATIOS=$ratios \
   "$work/fsbench" "${targets[@]}" "$scale"
 

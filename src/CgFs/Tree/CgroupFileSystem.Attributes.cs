@@ -60,12 +60,7 @@ public sealed partial class CgroupFileSystem
             if (!_nodes.TryGetValue(node, out var n))
                 return (int)Errno.ENOENT;
             if (_real is not null && n is not FileNode { File.Controller: not null })
-            {
-                if (SetRealAttr(n, set) is var re && re != Errno.Ok)
-                    return (int)re;
-                attr = AttrOf(n);
-                return 0;
-            }
+                return SetRealAttrLocked(n, set, out attr);
             string target = n is FileNode f ? f.File.Name : ".";
             Meta m;
             (uint Mode, uint Uid, uint Gid) next;

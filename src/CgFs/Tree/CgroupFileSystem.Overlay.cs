@@ -94,6 +94,16 @@ public sealed partial class CgroupFileSystem
             };
     }
 
+    private int SetRealAttrLocked(Node n, in SetAttrIn s, out FuseAttr attr)
+    {
+        AssertNodesLocked();
+        attr = default;
+        if (SetRealAttr(n, s) is var e && e != Errno.Ok)
+            return (int)e;
+        attr = AttrOf(n);
+        return 0;
+    }
+
     /// <summary>chmod, chown and utimes of a real-backed node go to the real file (the kernel
     /// checked the caller's right to make them, default_permissions); truncate changes nothing.</summary>
     private Errno SetRealAttr(Node n, in SetAttrIn s)

@@ -73,7 +73,7 @@ public sealed class ControlTests(MountMode mode)
         var transport = string.Concat(status.Split('\n').Where(l => l.StartsWith("transport ") || l.StartsWith("io_uring queue ") || l.StartsWith("fuse ")).Select(l => l + "\n"));
         Assert.That(transport, Does.Match("^transport (io_uring\n(io_uring queue [0-9]+ requests [0-9]+\n)+|/dev/fuse \\(io_uring: [^\n]+\\)\n)fuse forgets [0-9]+ interrupts [0-9]+\n$"));
         Assert.That(status, Is.EqualTo(
-            $"version 1\nmount {_m.MountPoint}\n{transport}device mlx5_0 hca_handle=0 hca_object=0\ndevice rxe0 hca_handle=0 hca_object=0\nmisc sev capacity=0 current=0\nmisc sev_es capacity=0 current=0\nmisc tdx capacity=4 current=0\n"));
+            $"version 1\nmount {_m.MountPoint}\n{(_m.Overlaid is { } real ? $"overlay {real}\n" : "")}{transport}device mlx5_0 hca_handle=0 hca_object=0\ndevice rxe0 hca_handle=0 hca_object=0\nmisc sev capacity=0 current=0\nmisc sev_es capacity=0 current=0\nmisc tdx capacity=4 current=0\n"));
     }
 
     [Test]

@@ -44,17 +44,21 @@ public sealed unsafe class RealCgroups
             dir = "/";
         if (!Directory.Exists(dir))
             throw new OverlayUnavailableException($"{dir}: no such directory");
-        if (!IsCgroup2(dir))
+        // From here on paths are bytes as Latin-1 characters, as FUSE gives names.
+        static string Bytes(string s) => Encoding.Latin1.GetString(Encoding.UTF8.GetBytes(s));
+        var root = Bytes(dir);
+        if (!IsCgroup2(root))
             throw new OverlayUnavailableException($"{dir} is not a cgroup2 directory (cgroup v1 or another filesystem)");
-        if (Interop.Sys.Access(dir, Interop.Sys.W_OK) != 0 || Interop.Sys.Access(Path.Combine(dir, "cgroup.procs"), Interop.Sys.W_OK) != 0)
+        if (Interop.Sys.Access(root, Interop.Sys.W_OK) != 0 || Interop.Sys.Access(root + "/cgroup.procs", Interop.Sys.W_OK) != 0)
             throw new OverlayUnavailableException($"{dir} is not writable ({(Errno)Marshal.GetLastPInvokeError()}): overlay mode needs root and a read-write cgroup2");
         var own = (File.ReadAllText(Path.Combine(dir, "cgroup.controllers")).Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries))
             .Intersect(["rdma", "misc"]).ToArray();
         if (own.Length > 0)
             throw new OverlayUnavailableException($"{dir} already has the kernel's {string.Join(" and ", own)} controller; cgfs adds rdma and misc only where the kernel has none");
-        return new RealCgroups(dir, ProcPrefix(dir));
+        return new RealCgroups(root, Bytes(ProcPrefix(dir)));
     }
 
+    /// <summary>Whether <paramref name="dir"/> (bytes as Latin-1 characters) is on a cgroup2 filesystem.</summary>
     public static bool IsCgroup2(string dir)
     {
         long* buf = stackalloc long[16];
@@ -97,23 +101,29 @@ public sealed unsafe class RealCgroups
         return Errno.Ok;
     }
 
-    /// <summary>The entries of a real directory in the kernel's order, with their attributes; an
-    /// entry that vanished between listing and stat is left out.</summary>
+    /// <summary>The entries of a real directory in the kernel's order, from readdir alone (no stat
+    /// per entry: a listing of 10k cgroups is one pass): each entry's inode number and file type
+    /// only — the rest of its <see cref="RealStat"/> is zero. "." and ".." are left out.</summary>
     public List<(string Name, RealStat Stat)> List(string path)
     {
         var list = new List<(string, RealStat)>();
+        nint dir = Interop.Sys.OpenDir(path);
+        if (dir == 0)
+            return list; // removed meanwhile: nothing in it
         try
         {
-            foreach (var e in Directory.EnumerateFileSystemEntries(path))
+            for (byte* e; (e = Interop.Sys.ReadDir64(dir)) != null;)
             {
-                var name = e[(path.Length + 1)..];
-                if (Stat(e, out var st) == Errno.Ok)
-                    list.Add((name, st));
+                var name = Encoding.Latin1.GetString(MemoryMarshal.CreateReadOnlySpanFromNullTerminated(e + 19));
+                if (name is "." or "..")
+                    continue;
+                uint type = e[18] switch { Interop.Sys.DT_DIR => 0x4000u, Interop.Sys.DT_REG => 0x8000u, _ => 0u };
+                list.Add((name, new RealStat(*(ulong*)e, type, 0, 0, 0, 0, 0, 0)));
             }
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        finally
         {
-            // removed while listing: what was seen so far
+            Interop.Sys.CloseDir(dir);
         }
         return list;
     }
@@ -167,7 +177,7 @@ public sealed unsafe class RealCgroups
     /// <summary>open(2) of a real interface file: the descriptor, or the errno.</summary>
     public (Errno Error, int Fd) OpenFile(string path, int flags)
     {
-        int fd = Interop.Sys.Open(path, (flags & 3) | Interop.Sys.O_CLOEXEC);
+        int fd = Interop.Sys.OpenBytes(path, (flags & 3) | Interop.Sys.O_CLOEXEC);
         return fd < 0 ? (LastErrno(), -1) : (Errno.Ok, fd);
     }
 
@@ -246,7 +256,15 @@ public sealed unsafe class RealCgroups
     /// gone or outside the mirrored subtree.</summary>
     public string? CgroupOf(int pid, int? tid = null)
     {
-        var text = ProcFs.ReadText(tid is { } t ? $"/proc/{pid}/task/{t}/cgroup" : $"/proc/{pid}/cgroup");
+        string? text;
+        try
+        {
+            text = Encoding.Latin1.GetString(File.ReadAllBytes(tid is { } t ? $"/proc/{pid}/task/{t}/cgroup" : $"/proc/{pid}/cgroup"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            text = null; // gone
+        }
         var line = text?.Split('\n').FirstOrDefault(l => l.StartsWith("0::", StringComparison.Ordinal));
         return line is null ? null : Relative(line[3..]);
     }

@@ -104,10 +104,13 @@ public sealed partial class CgroupFileSystem
         return dropped;
     }
 
-    /// <summary>A real directory becomes a cgroup of the engine (journaled as a mkdir).</summary>
+    /// <summary>A real directory becomes a cgroup of the engine (journaled as a mkdir). Its
+    /// attributes are read afresh: <paramref name="st"/> may come from a listing (inode and type only).</summary>
     private Cgroup? AdoptLocked(CgroupDir parent, string name, RealStat st)
     {
         AssertNodesLocked();
+        if (_real!.Stat(RealPathOf(parent, name), out var full) == Errno.Ok && full.Ino == st.Ino)
+            st = full;
         Cgroup? child = null;
         var e = _changes.Commit(
             () => new MkdirRecord(Engine.Run(() => Engine.NextIdLocked), parent.Cgroup.Id, st.Mode & 0xFFF, st.Uid, st.Gid, name, st.Ino),

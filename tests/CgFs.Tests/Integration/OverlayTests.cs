@@ -201,6 +201,22 @@ public sealed class OverlayTests
     }
 
     [Test]
+    public void NamesAreBytes()
+    {
+        Assert.That(_m.Write("cgroup.subtree_control", "+rdma"), Is.EqualTo(Errno.Ok));
+        Assert.That(_m.Mkdir("jöb ☃"), Is.EqualTo(Errno.Ok));
+        Assert.That(Directory.Exists(Real("jöb ☃")), "the same bytes on the real tree");
+        Assert.That(_m.Write("jöb ☃/rdma.max", "mlx5_0 hca_handle=1"), Is.EqualTo(Errno.Ok));
+        Directory.CreateDirectory(Real("ünder"));
+        Assert.That(Wait.Until(() => _m.List("").Contains("ünder")));
+        using var s = _m.StartSleeper();
+        Assert.That(_m.Write("ünder/cgroup.procs", $"{s.Pid}"), Is.EqualTo(Errno.Ok));
+        Assert.That(File.ReadAllText($"/proc/{s.Pid}/cgroup"), Does.EndWith("/ünder\n"));
+        Assert.That(_m.Rmdir("jöb ☃"), Is.EqualTo(Errno.Ok));
+        Assert.That(Directory.Exists(Real("jöb ☃")), Is.False);
+    }
+
+    [Test]
     public void ChangesBehindCgfssBackAreSeen()
     {
         Assert.That(_m.Write("cgroup.subtree_control", "+rdma"), Is.EqualTo(Errno.Ok));

@@ -96,11 +96,14 @@ public sealed partial class CgroupFileSystem
         AssertNodesLocked();
         var dirs = listing.Where(x => x.Stat.IsDirectory).ToDictionary(x => x.Name, x => x.Stat, StringComparer.Ordinal);
         var dropped = new List<(Cgroup, ulong?)>();
-        foreach (var child in Engine.Run(() => Engine.ChildrenLocked(d.Cgroup)))
-            if (!dirs.ContainsKey(child.Name))
+        // One pass under the engine lock finds what differs; a listing of 10k agreeing children costs no more.
+        var mirrored = Engine.Run(() => Engine.ChildrenLocked(d.Cgroup)).ToDictionary(c => c.Name, StringComparer.Ordinal);
+        foreach (var (name, child) in mirrored)
+            if (!dirs.ContainsKey(name))
                 DropMirrorLocked(child, dropped);
         foreach (var (name, st) in dirs)
-            dropped.AddRange(SyncChildLocked(d, name, st).Dropped);
+            if (!mirrored.TryGetValue(name, out var child) || Dir(child).RealIno != st.Ino)
+                dropped.AddRange(SyncChildLocked(d, name, st).Dropped);
         return dropped;
     }
 

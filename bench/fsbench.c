@@ -66,7 +66,7 @@ static const char *names[OP_COUNT] = {
     "open+write+close invalid", "open+read+close cgroup.procs", "open+read+close limit",
     "read loop, 1 thread", "read loop, 2 threads", "read loop, 4 threads" };
 
-#define MAX_TARGETS 4
+#define MAX_TARGETS 6
 static samples S[MAX_TARGETS][OP_COUNT];
 
 static void siblings(int t, const char *root, int n, int op_mk, int op_rm, int op_readdir) {

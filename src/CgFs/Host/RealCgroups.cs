@@ -128,6 +128,23 @@ public sealed unsafe class RealCgroups
         return list;
     }
 
+    /// <summary>This process's umask, from /proc/self/status (umask(2) could only read it by setting
+    /// it, for every thread at once); 022 if procfs does not say.</summary>
+    public static readonly uint ProcessUmask = ReadUmask();
+
+    private static uint ReadUmask()
+    {
+        var line = ProcFs.ReadText("/proc/self/status")?.Split('\n').FirstOrDefault(l => l.StartsWith("Umask:", StringComparison.Ordinal));
+        try
+        {
+            return line is null ? 0b000_010_010u : Convert.ToUInt32(line[6..].Trim(), 8);
+        }
+        catch (FormatException)
+        {
+            return 0b000_010_010;
+        }
+    }
+
     public Errno Mkdir(string path, uint mode) => Interop.Sys.MkDir(path, mode) == 0 ? Errno.Ok : LastErrno();
     public Errno Rmdir(string path) => Interop.Sys.RmDir(path) == 0 ? Errno.Ok : LastErrno();
     public Errno Chmod(string path, uint mode) => Interop.Sys.ChMod(path, mode) == 0 ? Errno.Ok : LastErrno();

@@ -112,7 +112,8 @@ public sealed partial class CgroupFileSystem
     private Cgroup? AdoptLocked(CgroupDir parent, string name, RealStat st)
     {
         AssertNodesLocked();
-        if (_real!.Stat(RealPathOf(parent, name), out var full) == Errno.Ok && full.Ino == st.Ino)
+        // A listing's entry has no link count: its attributes are still to be read.
+        if (st.Nlink == 0 && _real!.Stat(RealPathOf(parent, name), out var full) == Errno.Ok && full.Ino == st.Ino)
             st = full;
         Cgroup? child = null;
         var e = _changes.Commit(

@@ -138,7 +138,8 @@ public sealed partial class CgroupFileSystem
         var e = _real!.Mkdir(path, mode & 0xFFF);
         if (e != Errno.Ok)
             return e;
-        _real.Chmod(path, mode & 0xFFF); // the daemon's umask must not apply twice
+        if ((mode & RealCgroups.ProcessUmask) != 0)
+            _real.Chmod(path, mode & 0xFFF); // the caller's umask applied already; the daemon's must not strip more
         if (c.Uid != 0 || c.Gid != 0)
             foreach (var p in _real.List(path).Select(x => path + "/" + x.Name).Prepend(path))
                 _real.Chown(p, c.Uid, c.Gid);
@@ -153,7 +154,8 @@ public sealed partial class CgroupFileSystem
         System.Diagnostics.Debug.Assert(dropped.Count == 0, "a directory just made had no mirror");
         var node = DirNodeLocked(child);
         node.Lookups++;
-        entry = new Entry(node.Id, AttrOf(node));
+        entry = new Entry(node.Id, MakeAttr(st.Ino, st.Mode, st.Nlink, new Meta(st.Mode & 0xFFF, st.Uid, st.Gid, 0)
+            { AtimeNs = st.AtimeNs, MtimeNs = st.MtimeNs, CtimeNs = st.CtimeNs }));
         return Errno.Ok;
     }
 

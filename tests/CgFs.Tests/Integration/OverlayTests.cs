@@ -198,6 +198,13 @@ public sealed class OverlayTests
         Assert.That(_m.Write("t/x/cgroup.type", "threaded"), Is.EqualTo(Errno.Ok));
         Assert.That(ReadReal("t/x/cgroup.type"), Is.EqualTo("threaded\n"));
         Assert.That(_m.Write("t/cgroup.subtree_control", "+rdma"), Is.EqualTo(Errno.EOPNOTSUPP), "t is a thread root now");
+
+        // Made threaded behind cgfs's back (the kernel cannot know t2 enables rdma): rdma is not offered there.
+        Assert.That(_m.Sh("mkdir t2 t2/y && echo +rdma > t2/cgroup.subtree_control").Code, Is.Zero);
+        Assert.That(_m.Read("t2/y/cgroup.controllers"), Is.EqualTo("rdma\n"));
+        Assert.That(Shell.Run($"echo threaded > {Real("t2/y/cgroup.type")}").Code, Is.Zero);
+        Assert.That(_m.Read("t2/y/cgroup.controllers"), Is.Empty);
+        Assert.That(_m.Write("t2/y/cgroup.subtree_control", "+rdma"), Is.EqualTo(Errno.ENOENT));
     }
 
     [Test]

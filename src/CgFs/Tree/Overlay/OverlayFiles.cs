@@ -33,7 +33,17 @@ public static class OverlayFiles
         return e != Errno.Ok ? e : render(text, Run(x, h => h.Names(ours(h))));
     }
 
-    private static Rendered ReadControllers(FileContext x) => Merge(x, "cgroup.controllers", h => h.AvailableLocked(x.Cgroup), OverlayRender.ControllerList);
+    /// <summary>A threaded cgroup offers only threaded controllers (kernel: cgroup_control); rdma and
+    /// misc are not, whatever its parent enables (it may have been made threaded behind cgfs's back).</summary>
+    private static Rendered ReadControllers(FileContext x)
+    {
+        bool threaded = IsThreaded(x);
+        return Merge(x, "cgroup.controllers", h => threaded ? h.AvailableLocked(x.Cgroup) & h.ThreadedControllers : h.AvailableLocked(x.Cgroup),
+            OverlayRender.ControllerList);
+    }
+
+    private static bool IsThreaded(FileContext x) =>
+        !x.Cgroup.IsRoot && x.Services.Real!.Read(x.RealFile("cgroup.type")) is (Errno.Ok, "threaded\n");
     private static Rendered ReadSubtreeControl(FileContext x) => Merge(x, "cgroup.subtree_control", h => h.SettingsLocked(x.Cgroup).SubtreeControl, OverlayRender.ControllerList);
 
     private static Rendered ReadStat(FileContext x)
@@ -89,6 +99,12 @@ public static class OverlayFiles
         {
             ChownNewFiles(x, theirs);
             return Errno.Ok;
+        }
+        if (!(ours.Value.Enable & ~x.Engine.ThreadedControllers).IsEmpty && IsThreaded(x))
+        {
+            if (theirs.Count > 0)
+                Undo(real, file, before);
+            return Errno.ENOENT; // not offered in a threaded cgroup
         }
         var vet = ours.Value.Enable.IsEmpty || x.Cgroup.IsRoot ? Errno.Ok : VetDomainEnable(x);
         ControllerMask enabled = ControllerMask.None, disabled = ControllerMask.None;

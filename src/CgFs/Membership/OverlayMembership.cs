@@ -55,11 +55,11 @@ public sealed class OverlayMembership(Hierarchy engine, RealCgroups real, Func<s
 
     public (Errno Error, List<int> Pids) Processes(Cgroup c)
     {
-        var (e, text) = real.Read(real.PathOf(Tree.CgroupFileSystem.RealPathOf(c)) + "/cgroup.procs");
+        var (e, text) = real.Read(FileOf(c, "cgroup.procs"));
         return (e, e != Errno.Ok ? [] : Ids(text));
     }
 
-    public List<int> Threads(Cgroup c) => Ids(real.Read(real.PathOf(Tree.CgroupFileSystem.RealPathOf(c)) + "/cgroup.threads").Text);
+    public List<int> Threads(Cgroup c) => Ids(real.Read(FileOf(c, "cgroup.threads")).Text);
 
     private static List<int> Ids(string text) =>
         text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToList();

@@ -32,10 +32,11 @@ public sealed partial class CgroupFileSystem
     private static ulong PluginIno(CgroupDir d, int index) => (1UL << 62) | ((d.RealIno & 0xFFFF_FFFF) << 6) | (uint)(index + 1);
 
     /// <summary>Lookup in a mirrored directory: cgfs's controllers' files, then the real directory's entries.</summary>
-    private Errno LookupOverlayLocked(CgroupDir dir, string name, out Node? node, out List<(Cgroup, ulong?)> dropped)
+    /// <param name="attr">The attributes of a real-backed node, from the stat the lookup made anyway.</param>
+    private Errno LookupOverlayLocked(CgroupDir dir, string name, out Node? node, out FuseAttr? attr, out List<(Cgroup, ulong?)> dropped)
     {
         AssertNodesLocked();
-        (node, dropped) = (null, []);
+        (node, attr, dropped) = (null, null, []);
         if (FilesByName.TryGetValue(name, out var own) && own.File.Controller is not null)
         {
             if (Engine.Run(() => PresentLocked(own.File, dir)))
@@ -49,6 +50,8 @@ public sealed partial class CgroupFileSystem
             node = DirNodeLocked(child);
         else if (e == Errno.Ok && st.IsRegular)
             node = FilesByName.TryGetValue(name, out var core) ? FileNodeLocked(dir, core.File) : RealNodeLocked(dir, name);
+        if (node is not null)
+            attr = AttrOf(st);
         return node is null ? (e == Errno.Ok ? Errno.ENOENT : e) : Errno.Ok;
     }
 
@@ -60,38 +63,36 @@ public sealed partial class CgroupFileSystem
         return rn;
     }
 
+    /// <summary>The real path behind a node whose attributes are the kernel's (a directory, a
+    /// kernel file, a merged core file); null for cgfs's own files.</summary>
+    private string? RealPathOfNode(Node n) => n switch
+    {
+        DirNode => RealPathOf(n.Dir),
+        RealFileNode rn => RealPathOf(n.Dir, rn.Name),
+        FileNode { File.Controller: null } fn => RealPathOf(n.Dir, fn.File.Name),
+        _ => null,
+    };
+
     /// <summary>Attributes of a real-backed node from the kernel's file; null for cgfs's own files.</summary>
     private FuseAttr? RealAttr(Node n)
     {
-        string? path = n switch
-        {
-            DirNode => RealPathOf(n.Dir),
-            RealFileNode rn => RealPathOf(n.Dir, rn.Name),
-            FileNode { File.Controller: null } fn => RealPathOf(n.Dir, fn.File.Name),
-            _ => null,
-        };
-        if (path is null)
+        if (RealPathOfNode(n) is not { } path)
             return null;
         if (_real!.Stat(path, out var st) != Errno.Ok)
             st = new RealStat(n is DirNode ? n.Dir.RealIno : 0, n is DirNode ? 0x4000 | n.Dir.Meta.Mode : 0x8000, 0, 0, 1, 0, 0, 0);
-        var m = new Meta(st.Mode & 0xFFF, st.Uid, st.Gid, 0) { AtimeNs = st.AtimeNs, MtimeNs = st.MtimeNs, CtimeNs = st.CtimeNs };
-        return MakeAttr(st.Ino, st.Mode, st.Nlink, m);
+        return AttrOf(st);
     }
 
-    /// <summary>The real path behind a node whose attributes are the kernel's (a directory, a
-    /// kernel file, a merged core file); null for cgfs's own files and in emulated mode.</summary>
+    private static FuseAttr AttrOf(in RealStat st) =>
+        MakeAttr(st.Ino, st.Mode, st.Nlink, new Meta(st.Mode & 0xFFF, st.Uid, st.Gid, 0) { AtimeNs = st.AtimeNs, MtimeNs = st.MtimeNs, CtimeNs = st.CtimeNs });
+
+    /// <summary>The real path behind node id <paramref name="node"/> when its attributes are the kernel's; null otherwise and in emulated mode.</summary>
     private string? RealPathOfNode(ulong node)
     {
         if (_real is null)
             return null;
         lock (_nodes)
-            return !_nodes.TryGetValue(node, out var n) ? null : n switch
-            {
-                DirNode => RealPathOf(n.Dir),
-                RealFileNode rn => RealPathOf(n.Dir, rn.Name),
-                FileNode { File.Controller: null } fn => RealPathOf(n.Dir, fn.File.Name),
-                _ => null,
-            };
+            return _nodes.TryGetValue(node, out var n) ? RealPathOfNode(n) : null;
     }
 
     private int SetRealAttrLocked(Node n, in SetAttrIn s, out FuseAttr attr)
@@ -108,13 +109,7 @@ public sealed partial class CgroupFileSystem
     /// checked the caller's right to make them, default_permissions); truncate changes nothing.</summary>
     private Errno SetRealAttr(Node n, in SetAttrIn s)
     {
-        string path = n switch
-        {
-            DirNode => RealPathOf(n.Dir),
-            RealFileNode rn => RealPathOf(n.Dir, rn.Name),
-            FileNode fn => RealPathOf(n.Dir, fn.File.Name),
-            _ => throw new InvalidOperationException(),
-        };
+        string path = RealPathOfNode(n) ?? throw new InvalidOperationException("not a real-backed node");
         if ((s.Valid & Fuse.Fuse.FattrMode) != 0 && _real!.Chmod(path, s.Mode & 0xFFF) is var m && m != Errno.Ok)
             return m;
         if ((s.Valid & (Fuse.Fuse.FattrUid | Fuse.Fuse.FattrGid)) != 0 &&
@@ -154,8 +149,7 @@ public sealed partial class CgroupFileSystem
         System.Diagnostics.Debug.Assert(dropped.Count == 0, "a directory just made had no mirror");
         var node = DirNodeLocked(child);
         node.Lookups++;
-        entry = new Entry(node.Id, MakeAttr(st.Ino, st.Mode, st.Nlink, new Meta(st.Mode & 0xFFF, st.Uid, st.Gid, 0)
-            { AtimeNs = st.AtimeNs, MtimeNs = st.MtimeNs, CtimeNs = st.CtimeNs }));
+        entry = new Entry(node.Id, AttrOf(st));
         return Errno.Ok;
     }
 

@@ -149,9 +149,10 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem, IViewEffects
                 if (DirLocked(parent, out var dir) is var err && err != Errno.Ok)
                     return (int)err;
                 Node? node;
+                FuseAttr? attr = null;
                 if (_real is not null)
                 {
-                    if (LookupOverlayLocked(dir, name, out node, out dropped) is var e && e != Errno.Ok)
+                    if (LookupOverlayLocked(dir, name, out node, out attr, out dropped) is var e && e != Errno.Ok)
                         return (int)e;
                 }
                 else
@@ -170,7 +171,7 @@ public sealed partial class CgroupFileSystem : IFuseFileSystem, IViewEffects
                         return (int)Errno.ENOENT;
                 }
                 node!.Lookups++;
-                entry = new Entry(node.Id, AttrOf(node));
+                entry = new Entry(node.Id, attr ?? AttrOf(node));
                 return 0;
             }
         }

@@ -73,7 +73,12 @@ public sealed class RecordedMembership(Hierarchy engine, IChangeLog changes, Act
                 engine.Run(() => { engine.ForkLocked(p, p, new ProcessKey(pid, stat.StartTime)); return 0; });
                 return;
             }
-            parent = ProcFs.ReadStat(parent)?.PPid ?? 0;
+            var ps = ProcFs.ReadStat(parent);
+            // An unrecorded ancestor whose own fork event was handled is in the root for certain, and
+            // so is what it forks: an ancestor further up may have moved only after forking it.
+            if (ps is { } known && ForkSeen(new ProcessKey(parent, known.StartTime)))
+                return;
+            parent = ps?.PPid ?? 0;
         }
     }
 
@@ -175,6 +180,31 @@ public sealed class RecordedMembership(Hierarchy engine, IChangeLog changes, Act
         if (TakeCreator(parentPid) is { } creator)
             (parentPid, parentTid) = creator;
         engine.Run(() => { engine.ForkLocked(parentPid, parentTid, child); return 0; });
+        RememberFork(child);
+    }
+
+    /// <summary>Children whose fork event was handled, the most recent <see cref="ForkWindow"/>: an
+    /// unrecorded one among them was born where its fork put it, whatever its ancestors did later.</summary>
+    private readonly HashSet<ProcessKey> _forksSeen = new();
+    private readonly Queue<ProcessKey> _forksSeenOrder = new();
+    private const int ForkWindow = 4096;
+
+    private void RememberFork(ProcessKey child)
+    {
+        lock (_forksSeen)
+        {
+            if (!_forksSeen.Add(child))
+                return;
+            _forksSeenOrder.Enqueue(child);
+            if (_forksSeenOrder.Count > ForkWindow)
+                _forksSeen.Remove(_forksSeenOrder.Dequeue());
+        }
+    }
+
+    private bool ForkSeen(ProcessKey p)
+    {
+        lock (_forksSeen)
+            return _forksSeen.Contains(p);
     }
 
     /// <summary>Announced CLONE_PARENT clones, per real parent, oldest first; each stands for one fork

@@ -83,7 +83,7 @@ public sealed partial class CgroupFileSystem
         {
             var e = RealCgroups.WriteOnce(real.Fd, data);
             if (e == Errno.Ok)
-                RealFilesMayHaveVanished(real.Node.Dir.Cgroup);
+                RealFilesMayHaveVanished([real.Node.Dir.Cgroup]); // cgroup.pressure hides files of its own cgroup only
             return (int)e;
         }
         if (data.Length > MaxWriteBytes)

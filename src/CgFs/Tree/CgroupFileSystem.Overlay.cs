@@ -246,15 +246,15 @@ public sealed partial class CgroupFileSystem
         Interop.Sys.Close(f.Fd);
     }
 
-    /// <summary>Real files the kernel holds an entry for that are gone from the real directory of
-    /// <paramref name="c"/> or of its children (a controller disabled, PSI hidden) are invalidated.</summary>
-    public void RealFilesMayHaveVanished(Cgroup c)
+    /// <summary>Real files the kernel holds an entry for that are gone from the real directories of
+    /// <paramref name="cgroups"/> (a controller disabled in their parent, PSI hidden) are invalidated.</summary>
+    public void RealFilesMayHaveVanished(IEnumerable<Cgroup> cgroups)
     {
         if (_real is null)
             return;
         var cached = new List<(ulong Node, string Name, string Path)>();
         lock (_nodes)
-            foreach (var d in Engine.Run(() => Engine.ChildrenLocked(c)).Prepend(c).Select(Dir))
+            foreach (var d in cgroups.Select(Dir))
                 if (d.Node is { } dn)
                     cached.AddRange(d.RealNodes.Keys.Select(n => (dn.Id, n, RealPathOf(d, n))));
         var gone = cached.Where(x => _real.Stat(x.Path, out _) != Errno.Ok).Select(x => (x.Node, x.Name)).ToList();

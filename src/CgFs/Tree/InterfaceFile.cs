@@ -31,9 +31,9 @@ public interface IViewEffects
     /// <summary>Asks the kernel to forget cached entries of files that just disappeared.</summary>
     void InvalidateCached(IEnumerable<Cgroup> cgroups, Func<InterfaceFile, bool> gone, TimeSpan? wait = null);
 
-    /// <summary>Overlay mode: a write to the kernel may have removed real files of <paramref name="c"/>
-    /// or its children (cgroup.pressure, a controller disabled); cached entries of those go.</summary>
-    void RealFilesMayHaveVanished(Cgroup c);
+    /// <summary>Overlay mode: a write to the kernel may have removed real files of <paramref name="cgroups"/>
+    /// (cgroup.pressure, a controller disabled in their parent); cached entries of those go.</summary>
+    void RealFilesMayHaveVanished(IEnumerable<Cgroup> cgroups);
 
     /// <summary>Controllers were enabled or disabled in <paramref name="children"/>' parent.</summary>
     void ControllerFilesChanged(IEnumerable<Cgroup> children, ControllerMask enabled, ControllerMask disabled, uint uid, uint gid);

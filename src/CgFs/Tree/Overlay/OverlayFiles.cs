@@ -93,8 +93,8 @@ public static class OverlayFiles
         var before = real.Read(file).Text;
         if (theirs.Count > 0 && real.Write(file, Join(theirs)) is var k && k != Errno.Ok)
             return k;
-        if (theirs.Count > 0)
-            x.Services.View.RealFilesMayHaveVanished(x.Cgroup);
+        if (theirs.Any(t => !t.Enable)) // a disabled controller's files go from the children
+            x.Services.View.RealFilesMayHaveVanished(Run(x, h => h.ChildrenLocked(x.Cgroup)));
         if (mine.Length == 0)
         {
             ChownNewFiles(x, theirs);
@@ -103,7 +103,7 @@ public static class OverlayFiles
         if (!(ours.Value.Enable & ~x.Engine.ThreadedControllers).IsEmpty && IsThreaded(x))
         {
             if (theirs.Count > 0)
-                Undo(real, file, before);
+                Undo(x, file, before);
             return Errno.ENOENT; // not offered in a threaded cgroup
         }
         var vet = ours.Value.Enable.IsEmpty || x.Cgroup.IsRoot ? Errno.Ok : VetDomainEnable(x);
@@ -124,7 +124,7 @@ public static class OverlayFiles
         if (e != Errno.Ok)
         {
             if (theirs.Count > 0)
-                Undo(real, file, before);
+                Undo(x, file, before);
             return e;
         }
         ChownNewFiles(x, theirs);
@@ -145,13 +145,17 @@ public static class OverlayFiles
     }
 
     /// <summary>Puts the kernel's subtree_control back as it was before a refused mixed write.</summary>
-    private static void Undo(Host.RealCgroups real, string file, string before)
+    private static void Undo(FileContext x, string file, string before)
     {
+        var real = x.Services.Real!;
         var was = before.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries).ToHashSet();
         var now = real.Read(file).Text.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries).ToHashSet();
         var undo = now.Except(was).Select(n => "-" + n).Concat(was.Except(now).Select(n => "+" + n)).ToList();
-        if (undo.Count > 0)
-            real.Write(file, string.Join(' ', undo));
+        if (undo.Count == 0)
+            return;
+        real.Write(file, string.Join(' ', undo));
+        if (now.Except(was).Any()) // controllers enabled a moment ago are gone again, and so are their files
+            x.Services.View.RealFilesMayHaveVanished(Run(x, h => h.ChildrenLocked(x.Cgroup)));
     }
 
     /// <summary>Files a controller enable creates in the children belong to the writer (spec core.md
